@@ -1,0 +1,606 @@
+// mugaika: the command line of the sanitization gateway.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmime/gmime.h>
+
+#include "gateway/audit/audit_store.hpp"
+#include "gateway/cli/json_out.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/pipeline/gateway.hpp"
+#include "gateway/quarantine/quarantine_store.hpp"
+
+namespace {
+
+using namespace mugaika::gateway;
+
+constexpr int exit_ok = 0;
+constexpr int exit_internal = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_rejected = 3;
+constexpr int exit_tempfail = 4;
+
+constexpr const char* main_help = R"(usage: mugaika [--config FILE] [--state-dir DIR] COMMAND [ARGS]
+
+Sanitizes Internet mail into safe, readable text for the LGWAN side, keeps every original,
+and records every step in a hash-chained audit trail.
+
+commands:
+  sanitize IN.eml [-o OUT.eml]     sanitize one mail (stdin/stdout when omitted)
+  rules explain MAIL.eml           show the rule and action for every part, changing nothing
+  config check [FILE]              report every problem in a config file
+  quarantine export ID -o FILE     write a kept original, byte for byte
+  audit query [FILTERS]            list audit records
+  audit verify                     check the hash chain of the audit trail
+
+global options:
+  --config FILE     config file (default: the shipped defaults, config/mugaika.toml)
+  --state-dir DIR   overrides [gateway] state_dir
+  --help            this text; `mugaika COMMAND --help` for a command
+  --version         print the version
+
+exit codes: 0 written, 3 rejected by policy, 4 temporary failure, 2 usage or config error,
+1 internal error
+)";
+
+constexpr const char* sanitize_help =
+    R"(usage: mugaika [--config FILE] [--state-dir DIR] sanitize [OPTIONS] [IN.eml] [-o OUT.eml]
+
+Sanitizes one mail: keeps the original in the quarantine store, converts the body to plain text,
+removes attachments as the rules say, writes the sanitized mail, and audits every step.
+
+options:
+  -o, --output FILE       where to write the sanitized mail (default: stdout)
+  --direction DIR         inbound (Internet -> LGWAN, default) or outbound
+  --from ADDR             envelope sender, for rules that match on it
+  --rcpt ADDR             envelope recipient (repeatable)
+  --json                  print the outcome as JSON on stdout (the mail then needs -o)
+
+exit codes: 0 written, 3 rejected by policy, 4 temporary failure (retry later), 2 usage or
+config error, 1 internal error
+)";
+
+constexpr const char* explain_help =
+    R"(usage: mugaika [--config FILE] rules explain [--direction DIR] [--from ADDR] [--rcpt ADDR] [--json] MAIL.eml
+
+Shows, for every part of MAIL.eml, its path, name, declared and detected types, size, role, and
+the rule and action that apply. Nothing is written: no quarantine, no audit.
+)";
+
+constexpr const char* config_help = R"(usage: mugaika config check [FILE]
+
+Validates FILE (default: --config, or the shipped defaults) and reports every problem as
+FILE:LINE: SETTING: MESSAGE. Exit 0 when the file is valid, 2 otherwise.
+)";
+
+constexpr const char* quarantine_help =
+    R"(usage: mugaika [--state-dir DIR] quarantine export ID -o FILE
+
+Writes the original of a message, byte for byte. ID is the quarantine id (SHA-256) or the audit id
+printed by `sanitize --json` and shown in the notice.
+)";
+
+constexpr const char* audit_help =
+    R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json]
+       mugaika [--state-dir DIR] audit verify
+
+query filters:
+  --since TIME, --until TIME   ISO 8601 ("2026-11-21" or "2026-11-21T09:00:00+09:00") or unix ms
+  --sender ADDR|DOMAIN, --recipient ADDR|DOMAIN, --message-id ID, --audit-id ID
+  --verdict V, --action A, --rule ID, --filename TEXT, --sha256 HEX, --direction DIR
+  --limit N (default 100), --offset N
+verify: recomputes the whole hash chain; exit 0 only when it is whole.
+)";
+
+struct Global {
+    std::optional<std::string> config_file;
+    std::optional<std::string> state_dir;
+};
+
+[[noreturn]] void usage_error(const std::string& msg) {
+    std::cerr << "mugaika: " << msg << " (see mugaika --help)\n";
+    std::exit(exit_usage);
+}
+
+bool is_help(const std::string& a) {
+    return a == "--help" || a == "-h";
+}
+
+std::string default_state_dir(const std::string& configured) {
+    // A user who cannot write the shipped state dir gets a private one.
+    std::error_code ec;
+    std::filesystem::create_directories(configured, ec);
+    if (!ec && ::access(configured.c_str(), W_OK) == 0) {
+        return configured;
+    }
+    const char* xdg = std::getenv("XDG_STATE_HOME");
+    if (xdg != nullptr && *xdg != '\0') {
+        return std::string(xdg) + "/mugaika";
+    }
+    const char* home = std::getenv("HOME");
+    return std::string(home != nullptr ? home : "/tmp") + "/.local/state/mugaika";
+}
+
+/// Loads the config named by --config (or the built-in one) and applies --state-dir; with
+/// resolve_state, a user who cannot write the default state dir gets a private one.
+std::shared_ptr<const Config> load(const Global& g, bool resolve_state = true) {
+    auto cfg = g.config_file ? load_config_file(*g.config_file)
+                             : load_config_text(builtin_config_text(), "(built-in)");
+    if (!cfg) {
+        for (const auto& p : cfg.error()) {
+            std::cerr << "mugaika: config: " << to_string(p) << "\n";
+        }
+        std::exit(exit_usage);
+    }
+    auto copy = std::make_shared<Config>(**cfg);
+    if (g.state_dir) {
+        copy->state_dir = *g.state_dir;
+    } else if (!g.config_file && resolve_state) {
+        copy->state_dir = default_state_dir(copy->state_dir);
+    }
+    return copy;
+}
+
+std::unique_ptr<Gateway> open_gateway(const Global& g) {
+    auto gw = Gateway::open(load(g));
+    if (!gw) {
+        std::cerr << "mugaika: cannot open the state dir: " << gw.error().what << ": "
+                  << gw.error().detail << "\n";
+        std::exit(exit_internal);
+    }
+    return std::move(*gw);
+}
+
+/// An input mail: the bytes and, for a regular file, an open descriptor GMime may read.
+struct Input {
+    std::string bytes;
+    int fd = -1;
+    Input() = default;
+    Input(const Input&) = delete;
+    Input& operator=(const Input&) = delete;
+    ~Input() {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+};
+
+std::unique_ptr<Input> read_input(const std::optional<std::string>& path) {
+    auto in = std::make_unique<Input>();
+    if (!path || *path == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        in->bytes = ss.str();
+        return in;
+    }
+    in->fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
+    if (in->fd < 0) {
+        std::cerr << "mugaika: cannot read " << *path << ": " << std::strerror(errno) << "\n";
+        std::exit(exit_usage);
+    }
+    struct stat st {};
+    if (::fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        std::cerr << "mugaika: not a regular file: " << *path << "\n";
+        std::exit(exit_usage);
+    }
+    in->bytes.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t off = 0;
+    while (off < in->bytes.size()) {
+        const ssize_t n = ::pread(in->fd, in->bytes.data() + off, in->bytes.size() - off,
+                                  static_cast<off_t>(off));
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            std::cerr << "mugaika: cannot read " << *path << "\n";
+            std::exit(exit_internal);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    return in;
+}
+
+bool write_output(const std::optional<std::string>& path, std::string_view data) {
+    if (!path || *path == "-") {
+        std::cout.write(data.data(), static_cast<std::streamsize>(data.size()));
+        std::cout.flush();
+        return static_cast<bool>(std::cout);
+    }
+    const std::string tmp = *path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+        if (!out) {
+            return false;
+        }
+    }
+    return std::rename(tmp.c_str(), path->c_str()) == 0;
+}
+
+struct EnvelopeArgs {
+    Envelope env;
+    bool json = false;
+    std::optional<std::string> input;
+    std::optional<std::string> output;
+};
+
+EnvelopeArgs parse_envelope_args(const std::vector<std::string>& args, bool allow_output) {
+    EnvelopeArgs a;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) {
+                usage_error(s + " needs a value");
+            }
+            return args[++i];
+        };
+        if (s == "--direction") {
+            a.env.direction = value();
+            if (a.env.direction != "inbound" && a.env.direction != "outbound") {
+                usage_error("--direction must be inbound or outbound");
+            }
+        } else if (s == "--from") {
+            a.env.mail_from = value();
+        } else if (s == "--rcpt") {
+            a.env.rcpt_to.push_back(value());
+        } else if (s == "--json") {
+            a.json = true;
+        } else if (allow_output && (s == "-o" || s == "--output")) {
+            a.output = value();
+        } else if (s.size() > 1 && s.front() == '-') {
+            usage_error("unknown option " + s);
+        } else if (!a.input) {
+            a.input = s;
+        } else {
+            usage_error("more than one input file");
+        }
+    }
+    return a;
+}
+
+int cmd_sanitize(const Global& g, const std::vector<std::string>& args) {
+    for (const auto& a : args) {
+        if (is_help(a)) {
+            std::cout << sanitize_help;
+            return exit_ok;
+        }
+    }
+    EnvelopeArgs a = parse_envelope_args(args, true);
+    if (a.json && !a.output) {
+        usage_error("--json prints the outcome on stdout: give the mail a file with -o");
+    }
+    auto in = read_input(a.input);
+    auto gw = open_gateway(g);
+    Outcome o = gw->process(a.env, MessageSource{in->bytes, in->fd});
+    if (o.disposition == Disposition::Deliver && !write_output(a.output, o.output)) {
+        std::cerr << "mugaika: cannot write the sanitized mail\n";
+        return exit_internal;
+    }
+    if (a.json) {
+        std::cout << outcome_json(o) << "\n";
+    }
+    switch (o.disposition) {
+    case Disposition::Deliver:
+        return exit_ok;
+    case Disposition::Reject:
+        std::cerr << "mugaika: rejected: " << o.smtp_reply << "\n";
+        return exit_rejected;
+    case Disposition::Tempfail:
+        std::cerr << "mugaika: temporary failure: " << o.smtp_reply << "\n";
+        return exit_tempfail;
+    }
+    return exit_internal;
+}
+
+int cmd_rules(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << explain_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    if (args.front() != "explain") {
+        usage_error("unknown rules command " + args.front());
+    }
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    for (const auto& s : rest) {
+        if (is_help(s)) {
+            std::cout << explain_help;
+            return exit_ok;
+        }
+    }
+    EnvelopeArgs a = parse_envelope_args(rest, false);
+    if (!a.input) {
+        usage_error("rules explain needs a mail file");
+    }
+    auto in = read_input(a.input);
+    auto cfg = load(g, false);
+    // explain writes nothing: the gateway is opened on a private temporary state dir.
+    auto copy = std::make_shared<Config>(*cfg);
+    const std::string tmp = std::filesystem::temp_directory_path().string() + "/mugaika-explain-" +
+                            std::to_string(::getpid());
+    copy->state_dir = tmp;
+    copy->audit_path.clear();
+    auto gw = Gateway::open(copy);
+    if (!gw) {
+        std::cerr << "mugaika: " << gw.error().what << "\n";
+        return exit_internal;
+    }
+    auto parts = (*gw)->explain(a.env, MessageSource{in->bytes, in->fd});
+    gw->reset();
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+    if (!parts) {
+        std::cerr << "mugaika: the mail cannot be classified: " << parts.error().what << " "
+                  << parts.error().detail << "\n";
+        return exit_rejected;
+    }
+    if (a.json) {
+        std::cout << parts_json(*parts, cfg->ruleset_version) << "\n";
+    } else {
+        std::cout << parts_table(*parts, cfg->ruleset_version);
+    }
+    return exit_ok;
+}
+
+int cmd_config(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << config_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    if (args.front() != "check") {
+        usage_error("unknown config command " + args.front());
+    }
+    std::optional<std::string> file = g.config_file;
+    if (args.size() > 1) {
+        if (is_help(args[1])) {
+            std::cout << config_help;
+            return exit_ok;
+        }
+        file = args[1];
+    }
+    auto cfg =
+        file ? load_config_file(*file) : load_config_text(builtin_config_text(), "(built-in)");
+    if (!cfg) {
+        for (const auto& p : cfg.error()) {
+            std::cout << to_string(p) << "\n";
+        }
+        std::cout << cfg.error().size() << " problem" << (cfg.error().size() == 1 ? "" : "s")
+                  << " found\n";
+        return exit_usage;
+    }
+    std::cout << (file ? *file : std::string("(built-in)")) << ": ok (" << (*cfg)->rules.size()
+              << " rules, rule set " << (*cfg)->ruleset_version << ")\n";
+    return exit_ok;
+}
+
+int cmd_quarantine(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << quarantine_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    if (args.front() != "export") {
+        usage_error("unknown quarantine command " + args.front());
+    }
+    std::optional<std::string> id;
+    std::optional<std::string> output;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (is_help(args[i])) {
+            std::cout << quarantine_help;
+            return exit_ok;
+        }
+        if (args[i] == "-o" || args[i] == "--output") {
+            if (i + 1 >= args.size()) {
+                usage_error("-o needs a file");
+            }
+            output = args[++i];
+        } else if (!id) {
+            id = args[i];
+        } else {
+            usage_error("unexpected argument " + args[i]);
+        }
+    }
+    if (!id) {
+        usage_error("quarantine export needs an ID");
+    }
+    auto gw = open_gateway(g);
+    std::string qid = *id;
+    if (!is_sha256_hex(qid)) {
+        AuditQuery q;
+        q.audit_id = qid;
+        q.limit = 1;
+        auto rows = gw->audit().query(q);
+        if (!rows || rows->empty() || rows->front().msg.quarantine_id.empty()) {
+            std::cerr << "mugaika: no kept original for " << qid << "\n";
+            return exit_usage;
+        }
+        qid = rows->front().msg.quarantine_id;
+    }
+    auto data = gw->quarantine().read(qid);
+    if (!data) {
+        std::cerr << "mugaika: " << data.error().what << ": " << data.error().detail << "\n";
+        return data.error().code == mugaika::filters::ErrorCode::Malformed ? exit_usage
+                                                                           : exit_internal;
+    }
+    if (!write_output(output, *data)) {
+        std::cerr << "mugaika: cannot write the original\n";
+        return exit_internal;
+    }
+    return exit_ok;
+}
+
+std::optional<std::int64_t> parse_time(const std::string& s) {
+    if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+        return std::stoll(s);
+    }
+    return parse_iso8601_ms(s);
+}
+
+int cmd_audit(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << audit_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    for (const auto& s : args) {
+        if (is_help(s)) {
+            std::cout << audit_help;
+            return exit_ok;
+        }
+    }
+    auto gw = open_gateway(g);
+    if (args.front() == "verify") {
+        auto r = gw->audit().verify();
+        if (!r) {
+            std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+            return exit_internal;
+        }
+        if (r->ok) {
+            std::cout << "audit chain ok: " << r->rows_checked << " rows, head seq " << r->head_seq
+                      << " hash " << r->head_hash << "\n";
+            return exit_ok;
+        }
+        std::cout << "audit chain BROKEN at seq " << r->first_bad_seq << ": " << r->problem << " ("
+                  << r->rows_checked << " rows checked)\n";
+        return exit_rejected;
+    }
+    if (args.front() != "query") {
+        usage_error("unknown audit command " + args.front());
+    }
+    AuditQuery q;
+    std::string format = "table";
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) {
+                usage_error(s + " needs a value");
+            }
+            return args[++i];
+        };
+        if (s == "--format") {
+            format = value();
+            if (format != "table" && format != "json") {
+                usage_error("--format must be table or json");
+            }
+        } else if (s == "--json") {
+            format = "json";
+        } else if (s == "--since" || s == "--until") {
+            auto t = parse_time(value());
+            if (!t) {
+                usage_error(s + " needs an ISO 8601 time or unix milliseconds");
+            }
+            (s == "--since" ? q.since_ms : q.until_ms) = *t;
+        } else if (s == "--sender") {
+            q.sender = value();
+        } else if (s == "--recipient") {
+            q.recipient = value();
+        } else if (s == "--message-id") {
+            q.message_id = value();
+        } else if (s == "--audit-id") {
+            q.audit_id = value();
+        } else if (s == "--verdict") {
+            q.verdict = value();
+        } else if (s == "--action") {
+            q.action = value();
+        } else if (s == "--rule") {
+            q.rule = value();
+        } else if (s == "--filename") {
+            q.filename = value();
+        } else if (s == "--sha256") {
+            q.sha256 = value();
+        } else if (s == "--direction") {
+            q.direction = value();
+        } else if (s == "--limit" || s == "--offset") {
+            const std::string v = value();
+            char* end = nullptr;
+            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0') {
+                usage_error(s + " needs a number");
+            }
+            (s == "--limit" ? q.limit : q.offset) = static_cast<std::size_t>(n);
+        } else {
+            usage_error("unknown audit query option " + s);
+        }
+    }
+    auto rows = gw->audit().query(q);
+    if (!rows) {
+        std::cerr << "mugaika: " << rows.error().what << ": " << rows.error().detail << "\n";
+        return exit_internal;
+    }
+    std::cout << (format == "json" ? render_json(*rows) + "\n" : render_table(*rows));
+    return exit_ok;
+}
+
+int run(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    Global g;
+    std::size_t i = 0;
+    for (; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (s == "--config" || s == "--state-dir") {
+            if (i + 1 >= args.size()) {
+                usage_error(s + " needs a value");
+            }
+            (s == "--config" ? g.config_file : g.state_dir) = args[++i];
+        } else if (is_help(s)) {
+            std::cout << main_help;
+            return exit_ok;
+        } else if (s == "--version") {
+            std::cout << "mugaika " MUGAIKA_VERSION "\n";
+            return exit_ok;
+        } else if (!s.empty() && s.front() == '-') {
+            usage_error("unknown option " + s);
+        } else {
+            break;
+        }
+    }
+    if (i >= args.size()) {
+        std::cerr << main_help;
+        return exit_usage;
+    }
+    const std::string cmd = args[i];
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    if (cmd == "sanitize") {
+        return cmd_sanitize(g, rest);
+    }
+    if (cmd == "rules") {
+        return cmd_rules(g, rest);
+    }
+    if (cmd == "config") {
+        return cmd_config(g, rest);
+    }
+    if (cmd == "quarantine") {
+        return cmd_quarantine(g, rest);
+    }
+    if (cmd == "audit") {
+        return cmd_audit(g, rest);
+    }
+    usage_error("unknown command " + cmd);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    g_mime_init();
+    int rc = exit_internal;
+    try {
+        rc = run(argc, argv);
+    } catch (const std::exception& e) {
+        std::cerr << "mugaika: internal error: " << e.what() << "\n";
+        rc = exit_internal;
+    }
+    g_mime_shutdown();
+    return rc;
+}

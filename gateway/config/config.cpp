@@ -1,0 +1,528 @@
+#include "gateway/config/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <Poco/Crypto/DigestEngine.h>
+#include <toml.hpp>
+
+#include "filters/text/html_to_text.hpp"
+
+namespace mugaika::gateway {
+namespace {
+
+constexpr std::string_view builtin_source = "(built-in)";
+
+using Apply = std::function<std::string(Config&, const toml::value&)>; // "" when accepted
+
+struct Setting {
+    SettingInfo info;
+    Apply apply;
+};
+
+std::string want_string(const toml::value& v, std::string& out) {
+    if (!v.is_string()) {
+        return "expected a string";
+    }
+    out = v.as_string().str;
+    return {};
+}
+
+Apply string_setting(std::string Config::*member) {
+    return [member](Config& c, const toml::value& v) { return want_string(v, c.*member); };
+}
+
+Apply bool_setting(std::function<void(Config&, bool)> set) {
+    return [set](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_boolean()) {
+            return "expected true or false";
+        }
+        set(c, v.as_boolean());
+        return {};
+    };
+}
+
+Apply integer_setting(std::int64_t min, std::int64_t max,
+                      std::function<void(Config&, std::int64_t)> set) {
+    return [=](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_integer()) {
+            return "expected an integer";
+        }
+        const std::int64_t n = v.as_integer();
+        if (n < min || n > max) {
+            return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+        }
+        set(c, n);
+        return {};
+    };
+}
+
+Apply size_setting(std::uint64_t min, std::function<void(Config&, std::uint64_t)> set) {
+    return [=](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_string()) {
+            return "expected a size string such as \"25MiB\"";
+        }
+        auto n = parse_size(v.as_string().str);
+        if (!n) {
+            return "not a size (use B, KiB, MiB, GiB, KB, MB, GB): \"" + v.as_string().str + "\"";
+        }
+        if (*n < min) {
+            return "must be at least " + std::to_string(min) + " bytes";
+        }
+        set(c, *n);
+        return {};
+    };
+}
+
+Apply duration_setting(std::function<void(Config&, std::chrono::milliseconds)> set) {
+    return [=](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_string()) {
+            return "expected a duration string such as \"30s\"";
+        }
+        auto d = parse_duration(v.as_string().str);
+        if (!d || d->count() <= 0) {
+            return "not a positive duration (use ms, s, m, h): \"" + v.as_string().str + "\"";
+        }
+        set(c, *d);
+        return {};
+    };
+}
+
+Apply choice_setting(std::vector<std::string> allowed,
+                     std::function<void(Config&, const std::string&)> set) {
+    return [=](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_string()) {
+            return "expected a string";
+        }
+        const std::string& s = v.as_string().str;
+        if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+            std::string list;
+            for (const auto& a : allowed) {
+                list += (list.empty() ? "" : ", ") + a;
+            }
+            return "must be one of " + list + ", not \"" + s + "\"";
+        }
+        set(c, s);
+        return {};
+    };
+}
+
+Action message_action(const std::string& s) {
+    return s == "reject" ? Action::Reject : Action::Tempfail;
+}
+
+const std::vector<Setting>& table() {
+    static const std::vector<Setting> t = {
+        {{"gateway", "state_dir", "string", R"("/var/lib/mugaika")",
+          "Directory for the audit database and the quarantine store"},
+         string_setting(&Config::state_dir)},
+        {{"gateway", "default_direction", "inbound|outbound", R"("inbound")",
+          "Direction of mail when the caller does not say"},
+         choice_setting({"inbound", "outbound"},
+                        [](Config& c, const std::string& s) { c.default_direction = s; })},
+        {{"limits", "max_message_size", "size", R"("50MiB")", "Largest message accepted"},
+         size_setting(1024, [](Config& c, std::uint64_t n) { c.max_message_size = n; })},
+        {{"limits", "max_part_size", "size", R"("25MiB")", "Largest decoded part"},
+         size_setting(1, [](Config& c, std::uint64_t n) { c.max_part_size = n; })},
+        {{"limits", "max_output_size", "size", R"("64MiB")", "Largest sanitized message"},
+         size_setting(1024, [](Config& c, std::uint64_t n) { c.max_output_size = n; })},
+        {{"limits", "max_mime_depth", "integer", "32", "Deepest nesting of multiparts"},
+         integer_setting(
+             1, 1000,
+             [](Config& c, std::int64_t n) { c.mime.max_depth = static_cast<std::size_t>(n); })},
+        {{"limits", "max_parts", "integer", "1000", "Most MIME entities in one message"},
+         integer_setting(
+             1, 1000000,
+             [](Config& c, std::int64_t n) { c.mime.max_parts = static_cast<std::size_t>(n); })},
+        {{"limits", "max_header_size", "size", R"("64KiB")", "Longest single header field"},
+         size_setting(256,
+                      [](Config& c, std::uint64_t n) {
+                          c.mime.max_header_size = static_cast<std::size_t>(n);
+                      })},
+        {{"limits", "time_budget", "duration", R"("30s")", "Time allowed for one message"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.time_budget = d; })},
+        {{"limits", "on_limit", "reject|tempfail", R"("reject")",
+          "Answer when a size, depth, count or header limit is exceeded"},
+         choice_setting({"reject", "tempfail"},
+                        [](Config& c, const std::string& s) { c.on_limit = message_action(s); })},
+        {{"limits", "on_timeout", "reject|tempfail", R"("tempfail")",
+          "Answer when the time budget runs out"},
+         choice_setting({"reject", "tempfail"},
+                        [](Config& c, const std::string& s) { c.on_timeout = message_action(s); })},
+        {{"limits", "on_error", "reject|tempfail", R"("tempfail")",
+          "Answer when a step fails (internal error, storage failure)"},
+         choice_setting({"reject", "tempfail"},
+                        [](Config& c, const std::string& s) { c.on_error = message_action(s); })},
+        {{"limits", "on_unsafe_mime", "sanitize|reject|tempfail", R"("sanitize")",
+          "Answer when GMime reports a critical parser problem"},
+         choice_setting({"sanitize", "reject", "tempfail"},
+                        [](Config& c, const std::string& s) {
+                            c.on_unsafe_mime = s == "sanitize" ? Action::Text : message_action(s);
+                        })},
+        {{"text", "prefer", "html|plain", R"("html")",
+          "Which alternative of multipart/alternative becomes the text"},
+         choice_setting({"html", "plain"},
+                        [](Config& c, const std::string& s) { c.prefer_html = s == "html"; })},
+        {{"text", "defang_links", "bool", "false", "Write links as hxxps:// so they are not live"},
+         bool_setting([](Config& c, bool b) { c.defang_links = b; })},
+        {{"text", "output_charset", "utf-8|iso-2022-jp", R"("utf-8")",
+          "Charset of the sanitized text"},
+         choice_setting({"utf-8", "iso-2022-jp"},
+                        [](Config& c, const std::string& s) { c.output_charset = s; })},
+        {{"text", "transfer_encoding", "base64|quoted-printable|8bit", R"("base64")",
+          "Transfer encoding of UTF-8 output (ISO-2022-JP is always 7bit)"},
+         choice_setting({"base64", "quoted-printable", "8bit"},
+                        [](Config& c, const std::string& s) { c.transfer_encoding = s; })},
+        {{"text", "html_max_depth", "integer", "256",
+          "HTML nesting kept as structure; deeper content is flattened and reported"},
+         integer_setting(
+             8, static_cast<std::int64_t>(filters::text::html_max_depth_limit),
+             [](Config& c, std::int64_t n) { c.html_max_depth = static_cast<std::size_t>(n); })},
+        {{"notice", "enabled", "bool", "true", "Add the notice to every sanitized mail"},
+         bool_setting([](Config& c, bool b) { c.notice.enabled = b; })},
+        {{"notice", "position", "top|bottom", R"("top")", "Where the notice stands"},
+         choice_setting({"top", "bottom"},
+                        [](Config& c, const std::string& s) { c.notice.position = s; })},
+        {{"notice", "subject_tag", "string", R"("")",
+          "Prepended to the Subject, e.g. \"[無害化] \""},
+         [](Config& c, const toml::value& v) { return want_string(v, c.notice.subject_tag); }},
+        {{"notice", "contact", "string", R"("システム管理者 / the system administrator")",
+          "Who users ask for an original"},
+         [](Config& c, const toml::value& v) { return want_string(v, c.notice.contact); }},
+        {{"notice", "template", "string", "",
+          "Notice text; placeholders {changes} {audit_id} {contact}"},
+         [](Config& c, const toml::value& v) -> std::string {
+             std::string err = want_string(v, c.notice.template_text);
+             if (err.empty() && c.notice.template_text.find("{audit_id}") == std::string::npos) {
+                 return "must contain {audit_id} so that users can ask for the original";
+             }
+             return err;
+         }},
+        {{"antivirus", "database", "string", R"("/var/lib/clamav")",
+          "ClamAV signature directory (used by the antivirus step)"},
+         string_setting(&Config::av_database)},
+        {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
+          "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
+         string_setting(&Config::milter_listen)},
+        {{"audit", "path", "string", R"("")", "SQLite audit database; empty: <state_dir>/audit.db"},
+         string_setting(&Config::audit_path)},
+    };
+    return t;
+}
+
+std::string sha256_hex(std::string_view data) {
+    Poco::Crypto::DigestEngine engine("SHA256");
+    engine.update(data.data(), static_cast<unsigned>(data.size()));
+    return Poco::Crypto::DigestEngine::digestToHex(engine.digest());
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+int line_of(const toml::value& v) {
+    return static_cast<int>(v.location().line());
+}
+
+std::string string_list(const toml::value& v, std::vector<std::string>& out, bool lowercase) {
+    auto add = [&](const toml::value& item) -> std::string {
+        if (!item.is_string() || item.as_string().str.empty()) {
+            return "expected non-empty strings";
+        }
+        out.push_back(lowercase ? lower(item.as_string().str) : item.as_string().str);
+        return {};
+    };
+    if (v.is_array()) {
+        for (const toml::value& item : v.as_array()) {
+            if (auto e = add(item); !e.empty()) {
+                return e;
+            }
+        }
+        return {};
+    }
+    return add(v);
+}
+
+void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
+                 std::vector<ConfigProblem>& problems) {
+    if (!rules.is_array()) {
+        problems.push_back({file, line_of(rules), "rules", "expected [[rules]] tables"});
+        return;
+    }
+    std::set<std::string> ids;
+    std::size_t index = 0;
+    std::string canonical;
+    for (const toml::value& item : rules.as_array()) {
+        ++index;
+        const std::string where = "rules[" + std::to_string(index) + "]";
+        if (!item.is_table()) {
+            problems.push_back({file, line_of(item), where, "expected a table"});
+            continue;
+        }
+        Rule r;
+        r.line = line_of(item);
+        bool has_action = false;
+        for (const auto& [key, v] : item.as_table()) {
+            std::string err;
+            if (key == "id") {
+                err = want_string(v, r.id);
+            } else if (key == "description") {
+                err = want_string(v, r.description);
+            } else if (key == "direction") {
+                err = want_string(v, r.direction);
+                if (err.empty() && r.direction != "inbound" && r.direction != "outbound" &&
+                    r.direction != "any") {
+                    err = "must be inbound, outbound or any";
+                }
+                if (r.direction == "any") {
+                    r.direction.clear();
+                }
+            } else if (key == "role") {
+                std::string s;
+                err = want_string(v, s);
+                if (s == "body") {
+                    r.role = Role::Body;
+                } else if (s == "attachment") {
+                    r.role = Role::Attachment;
+                } else if (s == "any") {
+                    r.role = Role::Any;
+                } else if (err.empty()) {
+                    err = "must be body, attachment or any";
+                }
+            } else if (key == "sender") {
+                err = string_list(v, r.senders, true);
+            } else if (key == "recipient") {
+                err = string_list(v, r.recipients, true);
+            } else if (key == "declared_type") {
+                err = string_list(v, r.declared_types, true);
+            } else if (key == "detected_type") {
+                err = string_list(v, r.detected_types, true);
+            } else if (key == "extension") {
+                err = string_list(v, r.extensions, true);
+                for (auto& e : r.extensions) {
+                    if (!e.empty() && e.front() == '.') {
+                        e.erase(0, 1);
+                    }
+                }
+            } else if (key == "min_size" || key == "max_size") {
+                std::string s;
+                err = want_string(v, s);
+                auto n = parse_size(s);
+                if (err.empty() && !n) {
+                    err = "not a size: \"" + s + "\"";
+                }
+                (key == "min_size" ? r.min_size : r.max_size) = n;
+            } else if (key == "action") {
+                has_action = true; // a bad value is reported once, below
+                std::string s;
+                err = want_string(v, s);
+                auto a = parse_action(s);
+                if (err.empty() && !a) {
+                    err = "must be text, keep, strip or reject, not \"" + s + "\"";
+                }
+                if (a) {
+                    r.action = *a;
+                }
+            } else {
+                err = "unknown rule field";
+            }
+            if (!err.empty()) {
+                problems.push_back({file, line_of(v), where + "." + key, err});
+            }
+        }
+        if (r.id.empty()) {
+            problems.push_back({file, r.line, where + ".id", "every rule needs an id"});
+        } else if (!ids.insert(r.id).second) {
+            problems.push_back({file, r.line, where + ".id", "duplicate rule id \"" + r.id + "\""});
+        }
+        if (!has_action) {
+            problems.push_back({file, r.line, where + ".action", "every rule needs an action"});
+        }
+        canonical += toml::format(item) + "\n";
+        cfg.rules.push_back(std::move(r));
+    }
+    cfg.ruleset_version = sha256_hex(canonical).substr(0, 12);
+}
+
+} // namespace
+
+const std::vector<SettingInfo>& settings_table() {
+    static const std::vector<SettingInfo> infos = [] {
+        std::vector<SettingInfo> v;
+        for (const Setting& s : table()) {
+            v.push_back(s.info);
+        }
+        return v;
+    }();
+    return infos;
+}
+
+std::string Config::audit_db() const {
+    return audit_path.empty() ? state_dir + "/audit.db" : audit_path;
+}
+
+std::string Config::quarantine_dir() const {
+    return state_dir + "/quarantine";
+}
+
+tl::expected<std::shared_ptr<const Config>, std::vector<ConfigProblem>>
+load_config_text(std::string_view text, const std::string& source) {
+    std::vector<ConfigProblem> problems;
+    auto cfg = std::make_shared<Config>();
+    cfg->source = source;
+    cfg->sha256 = sha256_hex(text);
+
+    toml::value root;
+    try {
+        std::istringstream in{std::string(text)};
+        root = toml::parse(in, source);
+    } catch (const toml::syntax_error& e) {
+        problems.push_back({source, static_cast<int>(e.location().line()), "(syntax)", e.what()});
+        return tl::unexpected(std::move(problems));
+    } catch (const std::exception& e) {
+        problems.push_back({source, 0, "(syntax)", e.what()});
+        return tl::unexpected(std::move(problems));
+    }
+
+    // Defaults first, from the same table, so that a file may leave any setting out.
+    for (const Setting& s : table()) {
+        if (s.info.default_toml.empty()) {
+            continue;
+        }
+        try {
+            std::istringstream in("v = " + std::string(s.info.default_toml));
+            toml::value d = toml::parse(in, "(default)");
+            if (auto err = s.apply(*cfg, d.at("v")); !err.empty()) {
+                problems.push_back({"(default)", 0, std::string(s.info.key), err});
+            }
+        } catch (const std::exception& e) {
+            problems.push_back({"(default)", 0, std::string(s.info.key), e.what()});
+        }
+    }
+
+    if (!root.is_table()) {
+        problems.push_back({source, 0, "(file)", "not a TOML table"});
+        return tl::unexpected(std::move(problems));
+    }
+    for (const auto& [section, body] : root.as_table()) {
+        if (section == "rules") {
+            parse_rules(body, source, *cfg, problems);
+            continue;
+        }
+        if (!body.is_table()) {
+            problems.push_back({source, line_of(body), section, "unknown top-level setting"});
+            continue;
+        }
+        for (const auto& [key, v] : body.as_table()) {
+            const std::string name = "[" + section + "] " + key;
+            auto it = std::find_if(table().begin(), table().end(), [&](const Setting& s) {
+                return s.info.section == section && s.info.key == key;
+            });
+            if (it == table().end()) {
+                problems.push_back({source, line_of(v), name, "unknown setting"});
+                continue;
+            }
+            if (auto err = it->apply(*cfg, v); !err.empty()) {
+                problems.push_back({source, line_of(v), name, err});
+            }
+        }
+    }
+    if (cfg->notice.template_text.empty() && source != builtin_source) {
+        // A site file may leave the notice out: the shipped template applies.
+        if (auto builtin = load_config_text(builtin_config_text(), std::string(builtin_source))) {
+            cfg->notice.template_text = (*builtin)->notice.template_text;
+        }
+    }
+    if (cfg->notice.template_text.empty()) {
+        problems.push_back({source, 0, "[notice] template", "the notice template is missing"});
+    }
+    if (cfg->state_dir.empty()) {
+        problems.push_back({source, 0, "[gateway] state_dir", "must not be empty"});
+    }
+    if (cfg->ruleset_version.empty()) {
+        cfg->ruleset_version = sha256_hex("").substr(0, 12);
+    }
+    if (!problems.empty()) {
+        // TOML tables are unordered: report in file order.
+        std::stable_sort(
+            problems.begin(), problems.end(),
+            [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+        return tl::unexpected(std::move(problems));
+    }
+    return std::shared_ptr<const Config>(std::move(cfg));
+}
+
+tl::expected<std::shared_ptr<const Config>, std::vector<ConfigProblem>>
+load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return tl::unexpected(std::vector<ConfigProblem>{{path, 0, "(file)", "cannot be read"}});
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return load_config_text(ss.str(), path);
+}
+
+std::string to_string(const ConfigProblem& p) {
+    std::string out = p.file;
+    if (p.line > 0) {
+        out += ":" + std::to_string(p.line);
+    }
+    out += ": " + p.setting + ": " + p.message;
+    return out;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view s) {
+    std::uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || ptr == s.data()) {
+        return std::nullopt;
+    }
+    std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
+    while (!unit.empty() && unit.front() == ' ') {
+        unit.remove_prefix(1);
+    }
+    static const std::pair<std::string_view, std::uint64_t> units[] = {
+        {"B", 1},     {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},
+        {"KB", 1000}, {"MB", 1000000},     {"GB", 1000000000},
+    };
+    for (const auto& [name, mult] : units) {
+        if (unit == name) {
+            if (n > UINT64_MAX / mult) {
+                return std::nullopt;
+            }
+            return n * mult;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || ptr == s.data() || n < 0) {
+        return std::nullopt;
+    }
+    std::string_view unit(ptr, static_cast<std::size_t>(s.data() + s.size() - ptr));
+    if (unit == "ms") {
+        return std::chrono::milliseconds(n);
+    }
+    if (unit == "s") {
+        return std::chrono::milliseconds(n * 1000);
+    }
+    if (unit == "m") {
+        return std::chrono::milliseconds(n * 60000);
+    }
+    if (unit == "h") {
+        return std::chrono::milliseconds(n * 3600000);
+    }
+    return std::nullopt;
+}
+
+} // namespace mugaika::gateway

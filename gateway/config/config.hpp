@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/core/result.hpp"
+#include "gateway/mime/mime_tree.hpp"
+#include "gateway/rules/rules.hpp"
+
+namespace mugaika::gateway {
+
+/// The notice added to every sanitized mail.
+struct NoticeConfig {
+    bool enabled = true;
+    std::string position = "top"; ///< "top" or "bottom" of the text body
+    std::string subject_tag;      ///< prepended to the Subject when not empty
+    std::string contact;          ///< who to ask for an original
+    std::string template_text;    ///< with {placeholders}, see config/mugaika.toml
+};
+
+/// One immutable configuration snapshot. Shared as std::shared_ptr<const Config>.
+struct Config {
+    std::string source; ///< file path or "(built-in)"
+    std::string sha256; ///< of the file's bytes
+    // [gateway]
+    std::string state_dir;
+    std::string default_direction = "inbound";
+    // [limits]
+    std::uint64_t max_message_size = 0;
+    std::uint64_t max_part_size = 0;
+    std::uint64_t max_output_size = 0;
+    MimeLimits mime;
+    std::chrono::milliseconds time_budget{0};
+    Action on_limit = Action::Reject;
+    Action on_timeout = Action::Tempfail;
+    Action on_error = Action::Tempfail;
+    Action on_unsafe_mime = Action::Text;
+    // [text]
+    bool prefer_html = true;
+    bool defang_links = false;
+    std::string output_charset = "utf-8";
+    std::string transfer_encoding = "base64";
+    std::size_t html_max_depth = 256;
+    // [notice]
+    NoticeConfig notice;
+    // [antivirus]
+    std::string av_database;
+    // [milter]
+    std::string milter_listen;
+    // [audit]
+    std::string audit_path; ///< empty: <state_dir>/audit.db
+    // [[rules]]
+    std::vector<Rule> rules;
+    std::string ruleset_version; ///< first 12 hex digits of the rules' canonical SHA-256
+
+    [[nodiscard]] std::string audit_db() const;
+    [[nodiscard]] std::string quarantine_dir() const;
+};
+
+/// One problem found in a config file.
+struct ConfigProblem {
+    std::string file;
+    int line = 0;
+    std::string setting; ///< "[limits] max_parts" or "rules[2].action"
+    std::string message;
+};
+
+/// The declaration of one setting: the single place its name, type, default and meaning live.
+struct SettingInfo {
+    std::string_view section;
+    std::string_view key;
+    std::string_view type;         ///< "string", "bool", "integer", "size", "duration", or "a|b|c"
+    std::string_view default_toml; ///< the default as it is written in TOML
+    std::string_view description;
+};
+
+/// Every setting, in the order of the shipped file.
+[[nodiscard]] const std::vector<SettingInfo>& settings_table();
+
+/// The shipped config/mugaika.toml, compiled in; what applies when no file is given.
+[[nodiscard]] std::string_view builtin_config_text();
+
+/// Parses and validates a config. All problems are returned, none is skipped.
+[[nodiscard]] tl::expected<std::shared_ptr<const Config>, std::vector<ConfigProblem>>
+load_config_text(std::string_view text, const std::string& source);
+
+/// Reads a config file and validates it (see load_config_text).
+[[nodiscard]] tl::expected<std::shared_ptr<const Config>, std::vector<ConfigProblem>>
+load_config_file(const std::string& path);
+
+/// "file:line: setting: message".
+[[nodiscard]] std::string to_string(const ConfigProblem& p);
+
+/// Parses "25MiB", "64KiB", "1GiB", "512B", "10MB" (decimal) into bytes.
+[[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view s);
+/// Parses "30s", "500ms", "2m", "1h" into milliseconds.
+[[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+
+} // namespace mugaika::gateway

@@ -1,0 +1,945 @@
+#include "gateway/pipeline/gateway.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "filters/core/budget.hpp"
+#include "filters/core/part.hpp"
+#include "filters/detect/type_detector.hpp"
+#include "filters/text/charset.hpp"
+#include "filters/text/header_text.hpp"
+#include "filters/text/html_to_text.hpp"
+#include "gateway/audit/audit_store.hpp"
+#include "gateway/mime/mime_tree.hpp"
+#include "gateway/pipeline/notice.hpp"
+#include "gateway/quarantine/quarantine_store.hpp"
+#include "gateway/rebuild/rebuild.hpp"
+#include "gateway/util/encoding.hpp"
+
+namespace mugaika::gateway {
+namespace {
+
+using filters::Error;
+using filters::ErrorCode;
+using filters::fail;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view alternative_rule_id = "builtin-alternative";
+/// How much of a body part libmagic sees.
+constexpr std::size_t body_detect_bytes = 4096;
+
+std::int64_t system_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t micros_since(Clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+}
+
+/// libmagic handle of the calling thread (magic_t is not thread-safe).
+filters::Result<std::string> detect_type(std::string_view bytes, Role role) {
+    // A body is converted to text whatever it holds; libmagic only needs enough of it to tell a
+    // binary format by its magic number (its text analysis costs far more than the conversion).
+    if (role == Role::Body) {
+        bytes = bytes.substr(0, std::min<std::size_t>(bytes.size(), body_detect_bytes));
+    }
+    thread_local std::optional<filters::detect::TypeDetector> detector;
+    if (!detector) {
+        auto d = filters::detect::TypeDetector::create();
+        if (!d) {
+            return tl::unexpected(d.error());
+        }
+        detector.emplace(std::move(*d));
+    }
+    return detector->mime_type(filters::as_bytes(bytes));
+}
+
+/// A header field from the raw bytes, without GMime: used for the audit row even when the
+/// message could not be parsed. Bounded to the header block's first 256 KiB.
+std::string scan_header(std::string_view message, std::string_view name) {
+    message = message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024));
+    std::size_t pos = 0;
+    while (pos < message.size()) {
+        std::size_t eol = message.find('\n', pos);
+        if (eol == std::string_view::npos) {
+            eol = message.size();
+        }
+        std::string_view line = message.substr(pos, eol - pos);
+        if (line.empty() || line == "\r") {
+            break;
+        }
+        if (line.size() > name.size() && line[name.size()] == ':' &&
+            std::equal(name.begin(), name.end(), line.begin(),
+                       [](unsigned char a, unsigned char b) {
+                           return std::tolower(a) == std::tolower(b);
+                       })) {
+            std::string value(line.substr(name.size() + 1));
+            // Continuation lines.
+            std::size_t next = eol + 1;
+            while (next < message.size() && (message[next] == ' ' || message[next] == '\t')) {
+                std::size_t e2 = message.find('\n', next);
+                if (e2 == std::string_view::npos) {
+                    e2 = message.size();
+                }
+                value += "\n";
+                value += message.substr(next, e2 - next);
+                next = e2 + 1;
+            }
+            return value;
+        }
+        pos = eol + 1;
+    }
+    return {};
+}
+
+std::string trim_copy(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) {
+        s.remove_suffix(1);
+    }
+    return std::string(s);
+}
+
+/// The charset named by an HTML document's <meta> in its first 4 KiB, or "".
+std::string sniff_html_charset(std::string_view html) {
+    std::string head(html.substr(0, std::min<std::size_t>(html.size(), 4096)));
+    std::transform(head.begin(), head.end(), head.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::size_t pos = 0;
+    while ((pos = head.find("<meta", pos)) != std::string::npos) {
+        const std::size_t end = head.find('>', pos);
+        const std::string_view tag = std::string_view(head).substr(
+            pos, end == std::string::npos ? std::string::npos : end - pos);
+        const std::size_t cs = tag.find("charset");
+        if (cs != std::string_view::npos) {
+            std::size_t v = cs + 7;
+            while (v < tag.size() &&
+                   (tag[v] == ' ' || tag[v] == '=' || tag[v] == '"' || tag[v] == '\'')) {
+                ++v;
+            }
+            std::size_t e = v;
+            while (e < tag.size() &&
+                   (std::isalnum(static_cast<unsigned char>(tag[e])) != 0 || tag[e] == '-' ||
+                    tag[e] == '_' || tag[e] == ':' || tag[e] == '.')) {
+                ++e;
+            }
+            if (e > v) {
+                return std::string(tag.substr(v, e - v));
+            }
+        }
+        pos += 5;
+    }
+    return {};
+}
+
+bool is_text_body_type(std::string_view t) noexcept {
+    return t == "text/plain" || t == "text/html";
+}
+
+/// Per-message working state.
+struct Work {
+    const Config& cfg;
+    const MimeTree& tree;
+    std::vector<Role> roles;         // per node
+    std::vector<bool> alt_unused;    // per node: an alternative not chosen
+    std::vector<bool> related_extra; // per node: an inline resource of multipart/related
+    std::vector<int> report_of;      // per node: index into parts, -1 for containers
+};
+
+void mark_subtree(Work& w, int node, std::vector<bool>& flags) {
+    std::vector<int> stack{node};
+    while (!stack.empty()) {
+        const int n = stack.back();
+        stack.pop_back();
+        flags[static_cast<std::size_t>(n)] = true;
+        for (int c : w.tree.nodes()[static_cast<std::size_t>(n)].children) {
+            stack.push_back(c);
+        }
+    }
+}
+
+/// Whether a subtree holds an HTML leaf (for choosing among alternatives).
+bool subtree_has_type(const MimeTree& tree, int node, std::string_view type) {
+    std::vector<int> stack{node};
+    while (!stack.empty()) {
+        const auto& n = tree.nodes()[static_cast<std::size_t>(stack.back())];
+        stack.pop_back();
+        if (n.kind == NodeKind::Leaf && n.content_type == type) {
+            return true;
+        }
+        if (n.kind == NodeKind::Multipart) {
+            stack.insert(stack.end(), n.children.begin(), n.children.end());
+        }
+    }
+    return false;
+}
+
+/// Assigns roles: which leaves are text meant to be read, which alternatives are unused, which
+/// parts are inline resources of multipart/related. Iterative; depth is bounded by the parser.
+void assign_roles(Work& w) {
+    const auto& nodes = w.tree.nodes();
+    struct Item {
+        int node;
+        bool body_context;
+    };
+    std::vector<Item> stack{{0, true}};
+    while (!stack.empty()) {
+        const Item it = stack.back();
+        stack.pop_back();
+        const MimeNode& n = nodes[static_cast<std::size_t>(it.node)];
+        if (n.kind == NodeKind::Leaf) {
+            const bool body = it.body_context && is_text_body_type(n.content_type) &&
+                              n.disposition != "attachment" && n.filename.empty();
+            w.roles[static_cast<std::size_t>(it.node)] = body ? Role::Body : Role::Attachment;
+            continue;
+        }
+        if (n.kind == NodeKind::Message) {
+            // A forwarded message is read like a body, rendered as a quoted section.
+            for (int c : n.children) {
+                stack.push_back({c, true});
+            }
+            continue;
+        }
+        if (n.content_type == "multipart/alternative" && !n.children.empty()) {
+            int chosen = -1;
+            const std::string_view want = w.cfg.prefer_html ? "text/html" : "text/plain";
+            const std::string_view other = w.cfg.prefer_html ? "text/plain" : "text/html";
+            // RFC 2046: the last alternative is the richest; prefer the last one that fits.
+            for (auto t : {want, other}) {
+                for (auto c = n.children.rbegin(); c != n.children.rend() && chosen < 0; ++c) {
+                    if (subtree_has_type(w.tree, *c, t)) {
+                        chosen = *c;
+                    }
+                }
+                if (chosen >= 0) {
+                    break;
+                }
+            }
+            if (chosen < 0) {
+                chosen = n.children.front();
+            }
+            for (int c : n.children) {
+                if (c == chosen) {
+                    stack.push_back({c, it.body_context});
+                } else {
+                    mark_subtree(w, c, w.alt_unused);
+                    stack.push_back({c, false});
+                }
+            }
+            continue;
+        }
+        if (n.content_type == "multipart/related" && !n.children.empty()) {
+            // The root is the first part (the start parameter is rarely anything else).
+            stack.push_back({n.children.front(), it.body_context});
+            for (std::size_t i = 1; i < n.children.size(); ++i) {
+                mark_subtree(w, n.children[i], w.related_extra);
+                stack.push_back({n.children[i], false});
+            }
+            continue;
+        }
+        // mixed, signed, report, digest, unknown: every child may carry readable text.
+        for (auto c = n.children.rbegin(); c != n.children.rend(); ++c) {
+            stack.push_back({*c, it.body_context});
+        }
+    }
+}
+
+std::string join_detail(const std::vector<std::pair<std::string, std::string>>& kv) {
+    std::string out;
+    for (const auto& [k, v] : kv) {
+        if (v.empty() || v == "0") {
+            continue;
+        }
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += k + "=" + v;
+    }
+    return out;
+}
+
+/// The text of one body leaf and what producing it found.
+struct BodyText {
+    std::string text;
+    filters::text::HtmlCounts counts;
+    bool html = false;
+};
+
+struct Section {
+    int node;
+    std::string text;
+};
+
+/// Renders the readable text in tree order: bodies, and forwarded messages as quoted sections.
+void render(const Work& w, const std::vector<std::optional<BodyText>>& bodies, int node,
+            std::string& out) {
+    const auto& nodes = w.tree.nodes();
+    const MimeNode& n = nodes[static_cast<std::size_t>(node)];
+    if (n.kind == NodeKind::Leaf) {
+        const auto& b = bodies[static_cast<std::size_t>(node)];
+        if (b && !b->text.empty()) {
+            if (!out.empty() && out.back() != '\n') {
+                out += '\n';
+            }
+            if (!out.empty()) {
+                out += '\n';
+            }
+            out += b->text;
+            if (out.back() != '\n') {
+                out += '\n';
+            }
+        }
+        return;
+    }
+    if (n.kind == NodeKind::Message) {
+        std::string inner;
+        for (int c : n.children) {
+            render(w, bodies, c, inner);
+        }
+        std::string section = "---------- 転送されたメッセージ / Forwarded message ----------\n";
+        for (std::string_view h : {"From", "Date", "Subject", "To", "Cc"}) {
+            std::string_view raw = find_header(n.inner_headers, h);
+            if (!raw.empty()) {
+                section += std::string(h) + ": " +
+                           trim_copy(filters::text::decode_header_text(raw)) + "\n";
+            }
+        }
+        section += "\n" + inner;
+        if (!out.empty() && out.back() != '\n') {
+            out += '\n';
+        }
+        if (!out.empty()) {
+            out += '\n';
+        }
+        // Quote every line so the forwarded text stands apart from the outer body.
+        std::size_t pos = 0;
+        while (pos < section.size()) {
+            std::size_t eol = section.find('\n', pos);
+            if (eol == std::string::npos) {
+                eol = section.size();
+            }
+            std::string_view line = std::string_view(section).substr(pos, eol - pos);
+            out += line.empty() ? ">" : "> ";
+            out += line;
+            out += '\n';
+            pos = eol + 1;
+        }
+        return;
+    }
+    for (int c : n.children) {
+        render(w, bodies, c, out);
+    }
+}
+
+} // namespace
+
+std::string_view to_string(Disposition d) noexcept {
+    switch (d) {
+    case Disposition::Deliver:
+        return "deliver";
+    case Disposition::Reject:
+        return "reject";
+    case Disposition::Tempfail:
+        return "tempfail";
+    }
+    return "tempfail";
+}
+
+Action action_for_error(const Config& config, const Error& error) noexcept {
+    if (error.code == ErrorCode::LimitExceeded) {
+        return error.what == "budget.time_exceeded" || error.what == "html.time_exceeded"
+                   ? config.on_timeout
+                   : config.on_limit;
+    }
+    if (error.code == ErrorCode::Malformed) {
+        // Unreadable structure: treated as a limit (the same message fails again).
+        return config.on_limit;
+    }
+    return config.on_error;
+}
+
+std::string make_audit_id(std::int64_t unix_ms) {
+    const std::string iso = iso8601_utc(unix_ms); // 2026-11-21T23:54:14.123Z
+    std::string compact;
+    for (char c : iso.substr(0, 19)) {
+        if (std::isdigit(static_cast<unsigned char>(c)) != 0) {
+            compact += c;
+        }
+    }
+    std::random_device rd;
+    return fmt::format("MG-{}-{}-{:08x}", compact.substr(0, 8), compact.substr(8), rd());
+}
+
+Gateway::Gateway(std::shared_ptr<const Config> config, Options options,
+                 std::unique_ptr<AuditStore> audit, std::unique_ptr<QuarantineStore> quarantine)
+    : config_(std::move(config)), options_(std::move(options)), audit_(std::move(audit)),
+      quarantine_(std::move(quarantine)) {
+    if (!options_.now_ms) {
+        options_.now_ms = system_now_ms;
+    }
+    if (!options_.new_audit_id) {
+        options_.new_audit_id = make_audit_id;
+    }
+}
+
+Gateway::~Gateway() = default;
+
+filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Config> config,
+                                                        Options options) {
+    std::error_code ec;
+    std::filesystem::create_directories(config->state_dir, ec);
+    if (ec) {
+        return fail(ErrorCode::Transient, "gateway.state_dir_unusable",
+                    config->state_dir + ": " + ec.message());
+    }
+    const std::filesystem::path db(config->audit_db());
+    if (db.has_parent_path()) {
+        std::filesystem::create_directories(db.parent_path(), ec);
+    }
+    auto audit = AuditStore::open_sqlite(config->audit_db());
+    if (!audit) {
+        return tl::unexpected(audit.error());
+    }
+    auto quarantine = std::make_unique<QuarantineStore>(config->quarantine_dir());
+    return std::unique_ptr<Gateway>(new Gateway(std::move(config), std::move(options),
+                                                std::move(*audit), std::move(quarantine)));
+}
+
+std::shared_ptr<const Config> Gateway::config() const {
+    return config_.load();
+}
+
+void Gateway::replace_config(std::shared_ptr<const Config> config) {
+    config_.store(std::move(config));
+}
+
+Outcome Gateway::process(const Envelope& envelope, const MessageSource& source) noexcept {
+    try {
+        return process_checked(envelope, source);
+    } catch (const std::exception& e) {
+        Outcome o;
+        o.disposition = Disposition::Tempfail;
+        o.reason = "gateway.internal_error";
+        o.smtp_reply = "4.3.0 temporary failure in the sanitization gateway";
+        // Best effort: the failure itself is audited when the store still works.
+        try {
+            AuditMessage m;
+            m.audit_id = options_.new_audit_id(options_.now_ms());
+            m.time_unix_ms = options_.now_ms();
+            m.mail_from = envelope.mail_from;
+            m.rcpt_to = envelope.rcpt_to;
+            m.size_in = source.bytes.size();
+            m.verdict = "tempfail";
+            m.action = "tempfail";
+            m.reason = o.reason;
+            AuditEvent ev;
+            ev.filter = "gateway";
+            ev.action = "tempfail";
+            ev.reason = o.reason;
+            ev.detail = std::string("exception=") + e.what();
+            m.events.push_back(ev);
+            o.audit_id = m.audit_id;
+            o.audited = audit_->record(m).has_value();
+        } catch (...) {
+        }
+        return o;
+    } catch (...) {
+        Outcome o;
+        o.disposition = Disposition::Tempfail;
+        o.reason = "gateway.internal_error";
+        o.smtp_reply = "4.3.0 temporary failure in the sanitization gateway";
+        return o;
+    }
+}
+
+Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& source) {
+    const auto t0 = Clock::now();
+    const std::shared_ptr<const Config> cfg_ptr = config_.load();
+    const Config& cfg = *cfg_ptr;
+    const std::int64_t now = options_.now_ms();
+    filters::Budget budget(cfg.time_budget, cfg.max_output_size);
+
+    Outcome out;
+    out.audit_id = options_.new_audit_id(now);
+    AuditMessage audit;
+    audit.audit_id = out.audit_id;
+    audit.time_unix_ms = now;
+    audit.direction = envelope.direction.empty() ? cfg.default_direction : envelope.direction;
+    audit.client_addr = envelope.client_addr;
+    audit.helo = envelope.helo;
+    audit.queue_id = envelope.queue_id;
+    audit.mail_from = envelope.mail_from;
+    audit.rcpt_to = envelope.rcpt_to;
+    audit.size_in = source.bytes.size();
+    audit.ruleset_version = cfg.ruleset_version;
+    audit.message_id =
+        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Message-ID")));
+    audit.subject =
+        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Subject")));
+    audit.from_header =
+        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "From")));
+
+    auto event = [&](std::string filter, std::string action, std::string reason,
+                     std::string detail = {}) {
+        AuditEvent ev;
+        ev.filter = std::move(filter);
+        ev.action = std::move(action);
+        ev.reason = std::move(reason);
+        ev.detail = std::move(detail);
+        audit.events.push_back(std::move(ev));
+    };
+
+    // Finishes the outcome: records the audit row; an audit failure turns delivery into tempfail.
+    auto finish = [&](Disposition d, std::string reason, std::string rule = {}) -> Outcome {
+        out.disposition = d;
+        out.reason = std::move(reason);
+        out.rule = std::move(rule);
+        audit.verdict = d == Disposition::Deliver
+                            ? (out.reason == "passed" ? "passed" : "sanitized")
+                        : d == Disposition::Reject ? "rejected"
+                                                   : "tempfail";
+        audit.action = std::string(to_string(d));
+        audit.reason = out.reason;
+        audit.sha256_in = out.sha256_in;
+        audit.sha256_out = out.sha256_out;
+        audit.size_out = out.output.size();
+        audit.quarantine_id = out.quarantine_id;
+        audit.duration_us = micros_since(t0);
+        auto rec = audit_->record(audit);
+        out.audited = rec.has_value();
+        if (!rec) {
+            // No record, no delivery: an auditor must be able to account for every mail.
+            out.disposition =
+                cfg.on_error == Action::Reject ? Disposition::Reject : Disposition::Tempfail;
+            out.reason = std::string(rec.error().what);
+            out.output.clear();
+        }
+        if (out.disposition == Disposition::Reject) {
+            out.smtp_reply = "5.7.1 message refused by the sanitization policy (" + out.reason +
+                             "; audit " + out.audit_id + ")";
+        } else if (out.disposition == Disposition::Tempfail) {
+            out.smtp_reply = "4.7.1 message cannot be sanitized now (" + out.reason + "; audit " +
+                             out.audit_id + ")";
+        }
+        return out;
+    };
+    auto finish_error = [&](const Error& err, std::string filter) -> Outcome {
+        const Action a = action_for_error(cfg, err);
+        event(std::move(filter), std::string(to_string(a)), std::string(err.what), err.detail);
+        out.output.clear();
+        return finish(a == Action::Reject ? Disposition::Reject : Disposition::Tempfail,
+                      std::string(err.what));
+    };
+
+    // 1. keep the original before any answer.
+    out.sha256_in = sha256_hex(source.bytes);
+    {
+        const auto tq = Clock::now();
+        auto kept = quarantine_->keep(source.bytes, out.sha256_in);
+        if (!kept) {
+            return finish_error(kept.error(), "quarantine");
+        }
+        out.quarantine_id = *kept;
+        AuditEvent ev;
+        ev.filter = "quarantine";
+        ev.action = "keep";
+        ev.reason = "quarantine.kept";
+        ev.size = source.bytes.size();
+        ev.sha256_before = out.sha256_in;
+        ev.duration_us = micros_since(tq);
+        audit.events.push_back(std::move(ev));
+    }
+
+    // 2. parse under limits.
+    if (source.bytes.size() > cfg.max_message_size) {
+        return finish_error(Error{ErrorCode::LimitExceeded, "mime.message_too_large",
+                                  "size=" + std::to_string(source.bytes.size())},
+                            "limits");
+    }
+    auto tree_r = MimeTree::parse(source.bytes, source.fd, cfg.mime);
+    if (!tree_r) {
+        return finish_error(tree_r.error(), "mime");
+    }
+    const MimeTree& tree = *tree_r;
+    bool critical = false;
+    for (std::size_t k = 0; k < tree.issues().size(); ++k) {
+        const ParseIssue& issue = tree.issues()[k];
+        critical = critical || issue.critical;
+        if (k > 0 && tree.issues()[k - 1].code == issue.code &&
+            tree.issues()[k - 1].offset == issue.offset) {
+            continue; // GMime reports some problems once per pass over the same bytes
+        }
+        event("mime", "none", std::string(issue.code), "offset=" + std::to_string(issue.offset));
+    }
+    if (critical && cfg.on_unsafe_mime != Action::Text) {
+        event("mime", std::string(to_string(cfg.on_unsafe_mime)), "mime.unsafe");
+        return finish(cfg.on_unsafe_mime == Action::Reject ? Disposition::Reject
+                                                           : Disposition::Tempfail,
+                      "mime.unsafe");
+    }
+
+    // 3-6. walk, classify, decide.
+    const auto& nodes = tree.nodes();
+    Work w{cfg,
+           tree,
+           std::vector<Role>(nodes.size(), Role::Attachment),
+           std::vector<bool>(nodes.size(), false),
+           std::vector<bool>(nodes.size(), false),
+           std::vector<int>(nodes.size(), -1)};
+    assign_roles(w);
+
+    std::vector<std::optional<BodyText>> bodies(nodes.size());
+    std::vector<DecodedContent> kept_contents;
+    std::vector<KeptPart> kept;
+    std::vector<RemovedItem> removed;
+    bool all_keep = true;
+    std::string reject_rule_id;
+    filters::text::HtmlPolicy html_policy;
+    html_policy.defang_links = cfg.defang_links;
+    html_policy.max_depth = cfg.html_max_depth;
+    html_policy.max_output = cfg.max_output_size;
+    const filters::text::HtmlToText html(html_policy);
+    NoticeFacts facts;
+
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const MimeNode& n = nodes[i];
+        if (n.kind != NodeKind::Leaf) {
+            continue;
+        }
+        if (auto t = budget.check_time(); !t) {
+            return finish_error(t.error(), "limits");
+        }
+        const auto tp = Clock::now();
+        auto content = tree.decode(n, cfg.max_part_size);
+        if (!content) {
+            return finish_error(content.error(), "mime");
+        }
+        PartReport rep;
+        rep.path = n.path;
+        rep.filename = n.filename;
+        rep.declared_type = n.content_type;
+        rep.size = content->bytes.size();
+        rep.sha256 = sha256_hex(content->bytes);
+        rep.role = w.roles[i];
+        auto detected = detect_type(content->bytes, rep.role);
+        rep.detected_type = detected ? *detected : std::string("unknown");
+        if (!detected) {
+            // Rules on detected_type cannot match "unknown": the fallback strips such parts.
+            event("detect", "none", std::string(detected.error().what),
+                  "part=" + n.path + " " + detected.error().detail);
+        }
+
+        AuditEvent ev;
+        ev.part_path = rep.path;
+        ev.filename = rep.filename;
+        ev.declared_type = rep.declared_type;
+        ev.detected_type = rep.detected_type;
+        ev.size = rep.size;
+        ev.sha256_before = rep.sha256;
+
+        std::vector<std::pair<std::string, std::string>> detail;
+        if (content->bad_encoding) {
+            detail.emplace_back("bad_encoding", "1");
+        }
+
+        Decision decision;
+        if (w.alt_unused[i]) {
+            decision = Decision{Action::Strip, alternative_rule_id};
+        } else {
+            PartFacts f;
+            f.direction = audit.direction;
+            f.sender = envelope.mail_from;
+            f.recipients = &envelope.rcpt_to;
+            f.role = rep.role;
+            f.declared_type = rep.declared_type;
+            f.detected_type = rep.detected_type;
+            f.filename = rep.filename;
+            f.size = rep.size;
+            decision = decide(cfg.rules, f);
+        }
+        if (decision.action == Action::Text && rep.role == Role::Attachment &&
+            rep.detected_type.rfind("text/", 0) != 0 && rep.detected_type != "application/json" &&
+            rep.detected_type != "application/x-empty") {
+            // Only text can be converted to text; anything else is removed, never decoded as text.
+            decision.action = Action::Strip;
+            detail.emplace_back("not_text", "1");
+        }
+        rep.action = decision.action;
+        rep.rule = std::string(decision.rule);
+        if (decision.action != Action::Keep) {
+            all_keep = false;
+        }
+
+        switch (decision.action) {
+        case Action::Reject:
+            rep.reason = "rule.reject";
+            if (reject_rule_id.empty()) {
+                reject_rule_id = rep.rule;
+            }
+            ev.filter = "rules";
+            break;
+        case Action::Keep:
+            rep.reason = "part.kept";
+            ev.filter = "rules";
+            kept.push_back(KeptPart{rep.declared_type, rep.filename, content->bytes});
+            kept_contents.push_back(std::move(*content));
+            facts.kept.push_back(
+                RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256});
+            break;
+        case Action::Strip:
+            ev.filter = w.alt_unused[i] ? "alternative" : "attachment";
+            if (w.alt_unused[i]) {
+                rep.reason = "alternative.not_chosen";
+            } else if (w.related_extra[i]) {
+                rep.reason = "related.inline_removed";
+                ++facts.inline_removed;
+            } else {
+                rep.reason = "attachment.stripped";
+                removed.push_back(
+                    RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256});
+            }
+            break;
+        case Action::Text:
+        case Action::Tempfail: {
+            const bool is_html = rep.declared_type == "text/html";
+            std::string declared = n.charset;
+            if (declared.empty() && is_html) {
+                declared = sniff_html_charset(content->bytes);
+            }
+            auto decoded =
+                filters::text::decode_to_utf8(content->bytes, declared, cfg.max_output_size);
+            if (!decoded) {
+                return finish_error(decoded.error(), "text");
+            }
+            rep.charset = decoded->charset;
+            detail.emplace_back("charset", decoded->charset);
+            if (!declared.empty() && decoded->label_mismatch) {
+                detail.emplace_back("label", declared);
+            }
+            detail.emplace_back("label_mismatch", decoded->label_mismatch ? "1" : "0");
+            detail.emplace_back("replaced", std::to_string(decoded->replaced));
+            BodyText body;
+            if (is_html) {
+                auto r = html.run(decoded->utf8, budget);
+                if (!r) {
+                    return finish_error(r.error(), "text.html");
+                }
+                body.html = true;
+                body.counts = r->counts;
+                body.text = std::move(r->text);
+                const auto& c = r->counts;
+                detail.emplace_back("links", std::to_string(c.links));
+                detail.emplace_back("scripts", std::to_string(c.scripts));
+                detail.emplace_back("styles", std::to_string(c.styles));
+                detail.emplace_back("forms", std::to_string(c.forms));
+                detail.emplace_back("iframes", std::to_string(c.iframes));
+                detail.emplace_back("objects", std::to_string(c.objects));
+                detail.emplace_back("images", std::to_string(c.images));
+                detail.emplace_back("remote_images", std::to_string(c.remote_images));
+                detail.emplace_back("hidden", std::to_string(c.hidden));
+                detail.emplace_back("comments", std::to_string(c.comments));
+                detail.emplace_back("event_handlers", std::to_string(c.event_handlers));
+                detail.emplace_back("meta_refresh", std::to_string(c.meta_refresh));
+                detail.emplace_back("dangerous_links", std::to_string(c.dangerous_links));
+                detail.emplace_back("mismatched_links", std::to_string(c.mismatched_links));
+                detail.emplace_back("form_controls", std::to_string(c.form_controls));
+                detail.emplace_back("long_urls", std::to_string(c.long_urls));
+                if (r->depth_exceeded) {
+                    detail.emplace_back("depth_exceeded", std::to_string(c.max_depth_seen));
+                }
+                std::string urls;
+                std::size_t shown = 0;
+                for (const std::string& u : r->urls) {
+                    if (shown++ == 50) {
+                        break;
+                    }
+                    urls += (urls.empty() ? "" : ",") + u.substr(0, 200);
+                }
+                detail.emplace_back("urls", urls);
+                rep.reason = "text.html_converted";
+                ev.filter = "text.html";
+                facts.html_converted = true;
+                facts.html_counts.links += c.links;
+                facts.html_counts.scripts += c.scripts;
+                facts.html_counts.forms += c.forms;
+                facts.html_counts.remote_images += c.remote_images;
+                facts.html_counts.images += c.images;
+                facts.html_counts.iframes += c.iframes;
+                facts.html_counts.objects += c.objects;
+                facts.html_counts.hidden += c.hidden;
+                facts.html_counts.mismatched_links += c.mismatched_links;
+            } else {
+                auto cleaned = filters::text::clean_text(decoded->utf8);
+                detail.emplace_back("controls_removed", std::to_string(cleaned.removed));
+                body.text = std::move(cleaned.text);
+                rep.reason = "text.plain_converted";
+                ev.filter = "text.plain";
+            }
+            if (decoded->label_mismatch && !declared.empty()) {
+                facts.charset_fixed = true;
+            }
+            ev.sha256_after = sha256_hex(body.text);
+            if (rep.role == Role::Body) {
+                bodies[i] = std::move(body);
+            } else {
+                // A text attachment converted: shown inline after the body, under its name.
+                BodyText shown;
+                shown.text = "----- " + (rep.filename.empty() ? rep.path : rep.filename) +
+                             " -----\n" + body.text;
+                bodies[i] = std::move(shown);
+            }
+            break;
+        }
+        }
+        ev.action = std::string(to_string(rep.action));
+        ev.rule = rep.rule;
+        ev.reason = rep.reason;
+        ev.detail = join_detail(detail);
+        rep.detail = ev.detail;
+        ev.duration_us = micros_since(tp);
+        audit.events.push_back(std::move(ev));
+        out.parts.push_back(std::move(rep));
+    }
+
+    if (!reject_rule_id.empty()) {
+        return finish(Disposition::Reject, "rule.reject", reject_rule_id);
+    }
+
+    // 8. rebuild.
+    const auto tr = Clock::now();
+    if (all_keep && !out.parts.empty() && !critical) {
+        out.output =
+            passthrough_message(source.bytes, tree.headers(), out.audit_id, cfg.ruleset_version);
+        out.sha256_out = sha256_hex(out.output);
+        AuditEvent ev;
+        ev.filter = "rebuild";
+        ev.action = "keep";
+        ev.reason = "rebuild.passthrough";
+        ev.size = out.output.size();
+        ev.sha256_after = out.sha256_out;
+        ev.duration_us = micros_since(tr);
+        audit.events.push_back(std::move(ev));
+        return finish(Disposition::Deliver, "passed");
+    }
+
+    std::string body_text;
+    render(w, bodies, 0, body_text);
+    facts.removed = std::move(removed);
+    facts.audit_id = out.audit_id;
+    std::string text;
+    if (cfg.notice.enabled) {
+        const std::string notice = render_notice(cfg, facts);
+        text =
+            cfg.notice.position == "bottom" ? body_text + "\n" + notice : notice + "\n" + body_text;
+    } else {
+        text = body_text;
+    }
+    RebuildInput rin;
+    rin.headers = &tree.headers();
+    rin.text = text;
+    rin.kept = std::move(kept);
+    rin.audit_id = out.audit_id;
+    rin.ruleset_version = cfg.ruleset_version;
+    auto rebuilt = rebuild_message(cfg, rin);
+    if (!rebuilt) {
+        return finish_error(rebuilt.error(), "rebuild");
+    }
+    out.output = std::move(rebuilt->bytes);
+    out.sha256_out = sha256_hex(out.output);
+    {
+        AuditEvent ev;
+        ev.filter = "rebuild";
+        ev.action = "text";
+        ev.reason = "rebuild.text";
+        ev.size = out.output.size();
+        ev.sha256_after = out.sha256_out;
+        ev.detail = join_detail({{"charset", cfg.output_charset},
+                                 {"unencodable", std::to_string(rebuilt->unencodable)},
+                                 {"headers_reencoded", std::to_string(rebuilt->headers_reencoded)},
+                                 {"kept", std::to_string(rin.kept.size())},
+                                 {"removed", std::to_string(facts.removed.size())}});
+        ev.duration_us = micros_since(tr);
+        audit.events.push_back(std::move(ev));
+    }
+    return finish(Disposition::Deliver, "sanitized");
+}
+
+filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelope,
+                                                          const MessageSource& source) const {
+    const std::shared_ptr<const Config> cfg_ptr = config_.load();
+    const Config& cfg = *cfg_ptr;
+    if (source.bytes.size() > cfg.max_message_size) {
+        return fail(ErrorCode::LimitExceeded, "mime.message_too_large",
+                    "size=" + std::to_string(source.bytes.size()));
+    }
+    auto tree_r = MimeTree::parse(source.bytes, source.fd, cfg.mime);
+    if (!tree_r) {
+        return tl::unexpected(tree_r.error());
+    }
+    const MimeTree& tree = *tree_r;
+    const auto& nodes = tree.nodes();
+    Work w{cfg,
+           tree,
+           std::vector<Role>(nodes.size(), Role::Attachment),
+           std::vector<bool>(nodes.size(), false),
+           std::vector<bool>(nodes.size(), false),
+           std::vector<int>(nodes.size(), -1)};
+    assign_roles(w);
+    const std::string direction =
+        envelope.direction.empty() ? cfg.default_direction : envelope.direction;
+    std::vector<PartReport> parts;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+        const MimeNode& n = nodes[i];
+        if (n.kind != NodeKind::Leaf) {
+            continue;
+        }
+        auto content = tree.decode(n, cfg.max_part_size);
+        if (!content) {
+            return tl::unexpected(content.error());
+        }
+        PartReport rep;
+        rep.path = n.path;
+        rep.filename = n.filename;
+        rep.declared_type = n.content_type;
+        rep.charset = n.charset;
+        rep.size = content->bytes.size();
+        rep.sha256 = sha256_hex(content->bytes);
+        rep.role = w.roles[i];
+        auto detected = detect_type(content->bytes, rep.role);
+        rep.detected_type = detected ? *detected : std::string("unknown");
+        Decision d;
+        if (w.alt_unused[i]) {
+            d = Decision{Action::Strip, alternative_rule_id};
+            rep.reason = "alternative.not_chosen";
+        } else {
+            PartFacts f;
+            f.direction = direction;
+            f.sender = envelope.mail_from;
+            f.recipients = &envelope.rcpt_to;
+            f.role = rep.role;
+            f.declared_type = rep.declared_type;
+            f.detected_type = rep.detected_type;
+            f.filename = rep.filename;
+            f.size = rep.size;
+            d = decide(cfg.rules, f);
+            if (w.related_extra[i]) {
+                rep.reason = "related.inline_removed";
+            }
+        }
+        rep.action = d.action;
+        rep.rule = std::string(d.rule);
+        parts.push_back(std::move(rep));
+    }
+    return parts;
+}
+
+} // namespace mugaika::gateway

@@ -1,0 +1,134 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/core/result.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/rules/rules.hpp"
+
+namespace mugaika::gateway {
+
+class AuditStore;
+class QuarantineStore;
+
+/// The SMTP envelope and connection facts of one message.
+struct Envelope {
+    std::string direction; ///< "inbound", "outbound"; "" means the config's default_direction
+    std::string client_addr;
+    std::string helo;
+    std::string mail_from;
+    std::vector<std::string> rcpt_to;
+    std::string queue_id;
+};
+
+/// The message bytes. `bytes` must stay valid during process(); when `fd` >= 0 it is an open
+/// file holding the same bytes, which the MIME parser then reads instead of copying `bytes`.
+struct MessageSource {
+    std::string_view bytes;
+    int fd = -1;
+};
+
+/// What happened to one leaf part.
+struct PartReport {
+    std::string path;
+    std::string filename;
+    std::string declared_type;
+    std::string detected_type;
+    std::string charset; ///< the charset the text was read in (bodies)
+    std::uint64_t size = 0;
+    std::string sha256;
+    Role role = Role::Attachment;
+    Action action = Action::Strip;
+    std::string rule;
+    std::string reason; ///< stable code: "text.html_converted", "attachment.stripped", ...
+    std::string detail; ///< key=value facts for the audit, never content
+};
+
+/// What the MTA should do with the message.
+enum class Disposition : std::uint8_t {
+    Deliver,  ///< deliver `output` instead of the original
+    Reject,   ///< 5xx
+    Tempfail, ///< 4xx
+};
+[[nodiscard]] std::string_view to_string(Disposition d) noexcept;
+
+/// The result of processing one message. Always complete: process() never throws.
+struct Outcome {
+    Disposition disposition = Disposition::Tempfail;
+    std::string audit_id;
+    std::string reason;        ///< main stable code ("sanitized", "mime.depth_exceeded", ...)
+    std::string rule;          ///< the rule that decided a rejection, if any
+    std::string smtp_reply;    ///< text for the 4xx/5xx reply, with the audit id
+    std::string output;        ///< the message to deliver (Deliver only)
+    std::string quarantine_id; ///< SHA-256 of the kept original ("" if it could not be kept)
+    std::string sha256_in;
+    std::string sha256_out;
+    bool audited = false; ///< the audit transaction committed
+    std::vector<PartReport> parts;
+};
+
+/// The pipeline: keep, parse, classify, decide, apply, rebuild, audit.
+/// Thread-safe: process() and explain() may run on many threads at once; each message is handled
+/// wholly under the config snapshot it started with; replace_config() swaps atomically.
+class Gateway {
+public:
+    struct Options {
+        std::function<std::int64_t()> now_ms;                  ///< default: system clock
+        std::function<std::string(std::int64_t)> new_audit_id; ///< default: MG-date-time-random
+    };
+
+    /// Opens the audit store and the quarantine store under the config's state dir.
+    /// Errors: "gateway.state_dir_unusable", "audit.*".
+    [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
+    open(std::shared_ptr<const Config> config, Options options);
+    [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
+    open(std::shared_ptr<const Config> config) {
+        return open(std::move(config), Options{});
+    }
+
+    Gateway(const Gateway&) = delete;
+    Gateway& operator=(const Gateway&) = delete;
+    ~Gateway();
+
+    /// Sanitizes one message. Never throws: any failure becomes a Tempfail or Reject outcome as
+    /// the config says, the original is kept first, and the failure is audited when possible.
+    [[nodiscard]] Outcome process(const Envelope& envelope, const MessageSource& source) noexcept;
+
+    /// Classifies and decides without writing anything: the parts and the rule of each.
+    /// Errors are those of parsing (limits, malformed input).
+    [[nodiscard]] filters::Result<std::vector<PartReport>>
+    explain(const Envelope& envelope, const MessageSource& source) const;
+
+    /// The config snapshot now in force.
+    [[nodiscard]] std::shared_ptr<const Config> config() const;
+    /// Replaces the config for messages that start after this call.
+    void replace_config(std::shared_ptr<const Config> config);
+
+    [[nodiscard]] AuditStore& audit() const noexcept { return *audit_; }
+    [[nodiscard]] const QuarantineStore& quarantine() const noexcept { return *quarantine_; }
+
+private:
+    Gateway(std::shared_ptr<const Config> config, Options options,
+            std::unique_ptr<AuditStore> audit, std::unique_ptr<QuarantineStore> quarantine);
+    Outcome process_checked(const Envelope& envelope, const MessageSource& source);
+
+    std::atomic<std::shared_ptr<const Config>> config_;
+    Options options_;
+    std::unique_ptr<AuditStore> audit_;
+    std::unique_ptr<QuarantineStore> quarantine_;
+};
+
+/// Maps a failure to the message action the config prescribes (fail-closed): the one place that
+/// turns errors into actions. Time budget -> on_timeout; other limits -> on_limit; else on_error.
+[[nodiscard]] Action action_for_error(const Config& config, const filters::Error& error) noexcept;
+
+/// A new audit id: "MG-YYYYMMDD-HHMMSS-xxxxxxxx" (UTC, 8 random hex digits).
+[[nodiscard]] std::string make_audit_id(std::int64_t unix_ms);
+
+} // namespace mugaika::gateway

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "filters/core/result.hpp"
+
+namespace mugaika::gateway {
+
+/// What happens to a part, or to the whole message.
+enum class Action : std::uint8_t {
+    Text,     ///< convert to plain text (bodies; text-like attachments)
+    Keep,     ///< pass the part through unchanged
+    Strip,    ///< remove the part and list it in the notice
+    Reject,   ///< refuse the whole message (SMTP 5xx)
+    Tempfail, ///< refuse the whole message for now (SMTP 4xx); never chosen by rules
+};
+
+/// Stable lower-case name ("strip").
+[[nodiscard]] std::string_view to_string(Action a) noexcept;
+/// Parses a rule action name; nullopt for anything else.
+[[nodiscard]] std::optional<Action> parse_action(std::string_view s) noexcept;
+
+/// Which role a part plays in the message.
+enum class Role : std::uint8_t {
+    Body,       ///< text meant to be read: the body, an alternative, an inline text part
+    Attachment, ///< everything else
+    Any,        ///< matches both (rules only)
+};
+[[nodiscard]] std::string_view to_string(Role r) noexcept;
+
+/// One rule: every condition given must hold (lists match when any entry does).
+struct Rule {
+    std::string id;
+    std::string description;
+    std::string direction; ///< "inbound", "outbound" or "" for any
+    Role role = Role::Any;
+    std::vector<std::string> senders;        ///< "user@dom" or "@dom" / "dom"
+    std::vector<std::string> recipients;     ///< as senders; any recipient matching is enough
+    std::vector<std::string> declared_types; ///< "text/html", "image/*", "*/*"
+    std::vector<std::string> detected_types; ///< as declared_types, from libmagic
+    std::vector<std::string> extensions;     ///< "pdf", lower-case, no dot
+    std::optional<std::uint64_t> min_size;   ///< bytes, inclusive
+    std::optional<std::uint64_t> max_size;   ///< bytes, inclusive
+    Action action = Action::Strip;
+    int line = 0; ///< where the rule starts in its file
+};
+
+/// The facts a rule is matched against.
+struct PartFacts {
+    std::string_view direction;
+    std::string_view sender;
+    const std::vector<std::string>* recipients = nullptr;
+    Role role = Role::Attachment;
+    std::string_view declared_type;
+    std::string_view detected_type;
+    std::string_view filename;
+    std::uint64_t size = 0;
+};
+
+/// The decision for one part: the action and the id of the rule that chose it.
+struct Decision {
+    Action action = Action::Strip;
+    std::string_view rule; ///< borrowed from the rule set (or a static built-in id)
+};
+
+/// Built-in id used when no rule matches: bodies become text, everything else is stripped.
+inline constexpr std::string_view fallback_rule_id = "builtin-fallback";
+
+/// First matching rule wins; with no match the fail-closed fallback applies. Thread-safe (pure).
+[[nodiscard]] Decision decide(const std::vector<Rule>& rules, const PartFacts& facts);
+
+/// Lower-case extension of a file name without the dot ("PDF.exe" -> "exe"), "" when none.
+[[nodiscard]] std::string extension_of(std::string_view filename);
+
+/// Whether an address matches a pattern: "user@dom" exactly, "@dom" or "dom" by domain
+/// (subdomains of dom match too when the pattern starts with "."). Case-insensitive.
+[[nodiscard]] bool address_matches(std::string_view address, std::string_view pattern) noexcept;
+
+/// Whether a MIME type matches "type/sub", "type/*" or "*/*". Case-insensitive.
+[[nodiscard]] bool type_matches(std::string_view type, std::string_view pattern) noexcept;
+
+} // namespace mugaika::gateway

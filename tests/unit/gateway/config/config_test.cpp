@@ -1,0 +1,160 @@
+#include "gateway/config/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <sstream>
+
+#include "../test_support.hpp"
+
+using namespace mugaika::gateway;
+using mugaika::test::read_file;
+using mugaika::test::source_dir;
+
+namespace {
+
+/// "section.key" -> value text, for every `key = value` line of a TOML file outside [[rules]].
+std::map<std::string, std::string> shipped_settings(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    std::string section;
+    bool in_multiline = false;
+    while (std::getline(in, line)) {
+        if (in_multiline) {
+            if (line.find("\"\"\"") != std::string::npos) {
+                in_multiline = false;
+            }
+            continue;
+        }
+        if (line.empty() || line[0] == '#') {
+            continue;
+        }
+        if (line[0] == '[') {
+            section = line.substr(0, 2) == "[[" ? "rules" : line.substr(1, line.find(']') - 1);
+            continue;
+        }
+        if (section == "rules") {
+            continue;
+        }
+        const auto eq = line.find(" = ");
+        if (eq == std::string::npos) {
+            continue;
+        }
+        std::string value = line.substr(eq + 3);
+        if (value.rfind("\"\"\"", 0) == 0) {
+            in_multiline = true;
+            value = "\"\"\"";
+        }
+        out[section + "." + line.substr(0, eq)] = value;
+    }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("config: the shipped file and the settings table agree on every setting and default") {
+    const std::string text = read_file(source_dir() / "config/mugaika.toml");
+    const auto shipped = shipped_settings(text);
+    std::size_t declared = 0;
+    for (const SettingInfo& s : settings_table()) {
+        const std::string name = std::string(s.section) + "." + std::string(s.key);
+        CAPTURE(name);
+        auto it = shipped.find(name);
+        REQUIRE_MESSAGE(it != shipped.end(), "setting missing from config/mugaika.toml");
+        if (!s.default_toml.empty()) {
+            CHECK(it->second == s.default_toml);
+        }
+        CHECK_FALSE(s.description.empty());
+        // Every setting is documented by a comment line right above it.
+        const auto pos = text.find("\n" + std::string(s.key) + " = ");
+        REQUIRE(pos != std::string::npos);
+        const auto prev_line_start = text.rfind('\n', pos - 1);
+        CHECK(text.substr(prev_line_start + 1, 1) == "#");
+        ++declared;
+    }
+    CHECK(declared == shipped.size());
+}
+
+TEST_CASE("config: the compiled-in defaults are the shipped file byte for byte") {
+    CHECK(builtin_config_text() == read_file(source_dir() / "config/mugaika.toml"));
+    auto cfg = load_config_text(builtin_config_text(), "(built-in)");
+    REQUIRE(cfg);
+    CHECK((*cfg)->rules.size() == 3);
+    CHECK((*cfg)->mime.max_depth == 32);
+    CHECK((*cfg)->max_message_size == 50ULL * 1024 * 1024);
+    CHECK((*cfg)->time_budget == std::chrono::seconds(30));
+    CHECK((*cfg)->ruleset_version.size() == 12);
+}
+
+TEST_CASE("config: every problem is reported with its file, line and setting") {
+    const std::string text = "[limits]\n"
+                             "max_parts = \"many\"\n"
+                             "max_message_size = \"12 parsecs\"\n"
+                             "[text]\n"
+                             "prefer = \"rtf\"\n"
+                             "colour = \"blue\"\n"
+                             "[[rules]]\n"
+                             "id = \"a\"\n"
+                             "action = \"explode\"\n"
+                             "[[rules]]\n"
+                             "id = \"a\"\n"
+                             "action = \"strip\"\n"
+                             "role = \"footer\"\n";
+    auto cfg = load_config_text(text, "site.toml");
+    REQUIRE_FALSE(cfg);
+    const auto& problems = cfg.error();
+    CHECK(problems.size() == 7);
+    std::string all;
+    for (const auto& p : problems) {
+        all += to_string(p) + "\n";
+        CHECK(p.file == "site.toml");
+    }
+    CAPTURE(all);
+    CHECK(all.find("site.toml:2: [limits] max_parts: expected an integer") != std::string::npos);
+    CHECK(all.find("site.toml:3: [limits] max_message_size") != std::string::npos);
+    CHECK(all.find("site.toml:5: [text] prefer: must be one of html, plain") != std::string::npos);
+    CHECK(all.find("site.toml:6: [text] colour: unknown setting") != std::string::npos);
+    CHECK(all.find("site.toml:9: rules[1].action: must be text, keep, strip or reject") !=
+          std::string::npos);
+    CHECK(all.find("rules[2].role") != std::string::npos);
+    CHECK(problems.front().line == 2); // in file order
+    CHECK(all.find("duplicate rule id") != std::string::npos);
+}
+
+TEST_CASE("config: a syntax error names the line") {
+    auto cfg = load_config_text("[limits]\nmax_parts = = 3\n", "bad.toml");
+    REQUIRE_FALSE(cfg);
+    REQUIRE(cfg.error().size() == 1);
+    CHECK(cfg.error()[0].line == 2);
+}
+
+TEST_CASE("config: a site file may leave settings and the notice out") {
+    auto cfg = load_config_text("[gateway]\nstate_dir = \"/tmp/x\"\n", "min.toml");
+    REQUIRE(cfg);
+    CHECK((*cfg)->state_dir == "/tmp/x");
+    CHECK((*cfg)->notice.template_text.find("{audit_id}") != std::string::npos);
+    CHECK((*cfg)->rules.empty());
+}
+
+TEST_CASE("config: the notice template must name the audit id") {
+    auto cfg = load_config_text("[notice]\ntemplate = \"removed\"\n", "n.toml");
+    REQUIRE_FALSE(cfg);
+    CHECK(cfg.error()[0].setting == "[notice] template");
+}
+
+TEST_CASE("config: sizes and durations carry units") {
+    CHECK(parse_size("25MiB") == 25ULL << 20);
+    CHECK(parse_size("64KiB") == 64ULL << 10);
+    CHECK(parse_size("1GiB") == 1ULL << 30);
+    CHECK(parse_size("10MB") == 10000000ULL);
+    CHECK(parse_size("512B") == 512ULL);
+    CHECK_FALSE(parse_size("512"));
+    CHECK_FALSE(parse_size("MiB"));
+    CHECK_FALSE(parse_size("99999999999999999999GiB"));
+    CHECK(parse_duration("30s") == std::chrono::seconds(30));
+    CHECK(parse_duration("250ms") == std::chrono::milliseconds(250));
+    CHECK(parse_duration("2m") == std::chrono::minutes(2));
+    CHECK_FALSE(parse_duration("30"));
+    CHECK_FALSE(parse_duration("-3s"));
+}

@@ -1,0 +1,456 @@
+#include "gateway/pipeline/gateway.hpp"
+
+#include <doctest/doctest.h>
+
+#include <gmime/gmime.h>
+
+#include <thread>
+
+#include "../test_support.hpp"
+#include "filters/text/charset.hpp"
+#include "gateway/audit/audit_store.hpp"
+#include "gateway/quarantine/quarantine_store.hpp"
+#include "gateway/util/encoding.hpp"
+
+using namespace mugaika;
+using namespace mugaika::gateway;
+using test::mail;
+using test::TempDir;
+
+namespace {
+
+struct GmimeOnce {
+    GmimeOnce() { g_mime_init(); }
+};
+const GmimeOnce gmime_once;
+
+struct Fixture {
+    TempDir dir;
+    std::shared_ptr<Config> cfg = test::shipped_config(dir.str());
+    std::unique_ptr<Gateway> gw;
+
+    Gateway& gateway() {
+        if (!gw) {
+            auto g = Gateway::open(cfg, test::fixed_options());
+            REQUIRE(g);
+            gw = std::move(*g);
+        }
+        return *gw;
+    }
+    Outcome run(const std::string& message, Envelope env = {}) {
+        if (env.mail_from.empty()) {
+            env.mail_from = "sender@example.com";
+            env.rcpt_to = {"staff@city.example.lg.jp"};
+        }
+        return gateway().process(env, MessageSource{message, -1});
+    }
+    std::vector<AuditRow> rows() {
+        AuditQuery q;
+        q.limit = 0;
+        auto r = gateway().audit().query(q);
+        REQUIRE(r);
+        return *r;
+    }
+};
+
+/// The decoded text of the single text/plain body of a sanitized message.
+std::string body_text(const std::string& message) {
+    GMimeStream* stream = g_mime_stream_mem_new_with_buffer(message.data(), message.size());
+    GMimeParser* parser = g_mime_parser_new_with_stream(stream);
+    GMimeMessage* msg = g_mime_parser_construct_message(parser, nullptr);
+    std::string out;
+    if (msg != nullptr) {
+        GMimeObject* part = g_mime_message_get_mime_part(msg);
+        if (GMIME_IS_MULTIPART(part)) {
+            part = g_mime_multipart_get_part(GMIME_MULTIPART(part), 0);
+        }
+        if (GMIME_IS_PART(part)) {
+            GMimeStream* mem = g_mime_stream_mem_new();
+            g_mime_data_wrapper_write_to_stream(g_mime_part_get_content(GMIME_PART(part)), mem);
+            GByteArray* a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+            out.assign(reinterpret_cast<const char*>(a->data), a->len);
+            g_object_unref(mem);
+        }
+        g_object_unref(msg);
+    }
+    g_object_unref(parser);
+    g_object_unref(stream);
+    return out;
+}
+
+const std::string html_mail = mail("From: a@example.com\n"
+                                   "To: b@city.example.lg.jp\n"
+                                   "Subject: hello\n"
+                                   "Message-ID: <m1@example.com>\n"
+                                   "MIME-Version: 1.0\n"
+                                   "Content-Type: text/html; charset=utf-8\n",
+                                   "<p>会議のご案内</p><script>alert(1)</script>"
+                                   "<a href=\"https://example.com/x\">詳細</a>\n");
+
+} // namespace
+
+TEST_CASE("gateway: an HTML mail becomes plain text with a notice, headers kept") {
+    Fixture f;
+    Outcome o = f.run(html_mail);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.audited);
+    CHECK(o.output.find("Subject: hello\r\n") != std::string::npos);
+    CHECK(o.output.find("Message-ID: <m1@example.com>\r\n") != std::string::npos);
+    CHECK(o.output.find("X-Mugaika-Sanitized: audit=MG-TEST-000001") != std::string::npos);
+    CHECK(o.output.find("Content-Type: text/plain; charset=UTF-8") != std::string::npos);
+    CHECK(o.output.find("text/html") == std::string::npos);
+    const std::string text = body_text(o.output);
+    CHECK(filters::text::is_valid_utf8(text));
+    CHECK(text.find("会議のご案内") != std::string::npos);
+    CHECK(text.find("詳細 <https://example.com/x>") != std::string::npos);
+    CHECK(text.find("alert") == std::string::npos);
+    CHECK(text.find("無害化通知") != std::string::npos);
+    CHECK(text.find("MG-TEST-000001") != std::string::npos);
+    REQUIRE(o.parts.size() == 1);
+    CHECK(o.parts[0].action == Action::Text);
+    CHECK(o.parts[0].rule == "inbound-body-text");
+    CHECK(o.parts[0].detail.find("scripts=1") != std::string::npos);
+    CHECK(o.parts[0].detail.find("links=1") != std::string::npos);
+}
+
+TEST_CASE("gateway: the original is kept before the answer and exported byte for byte") {
+    Fixture f;
+    Outcome o = f.run(html_mail);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.quarantine_id == sha256_hex(html_mail));
+    auto back = f.gateway().quarantine().read(o.quarantine_id);
+    REQUIRE(back);
+    CHECK(*back == html_mail);
+}
+
+TEST_CASE("gateway: every attachment is removed and listed with name, type, size and hash") {
+    Fixture f;
+    const std::string m =
+        mail("From: a@example.com\nSubject: x\nMIME-Version: 1.0\n"
+             "Content-Type: multipart/mixed; boundary=\"b\"\n",
+             "--b\nContent-Type: text/plain; charset=us-ascii\n\nsee attached\n"
+             "--b\nContent-Type: application/pdf\n"
+             "Content-Disposition: attachment; "
+             "filename*=UTF-8''%E8%AB%8B%E6%B1%82%E6%9B%B8.pdf\n"
+             "Content-Transfer-Encoding: base64\n\n"
+             "JVBERi0xLjQKJeLjz9MKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\n"
+             "--b--\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    REQUIRE(o.parts.size() == 2);
+    CHECK(o.parts[1].filename == "請求書.pdf");
+    CHECK(o.parts[1].action == Action::Strip);
+    CHECK(o.parts[1].detected_type == "application/pdf");
+    CHECK(o.parts[1].rule == "inbound-attachment-strip");
+    const std::string text = body_text(o.output);
+    CHECK(text.find("see attached") != std::string::npos);
+    CHECK(text.find("請求書.pdf (application/pdf, 54 bytes)") != std::string::npos);
+    CHECK(text.find(o.parts[1].sha256) != std::string::npos);
+    CHECK(o.output.find("JVBERi0") == std::string::npos);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    bool stripped_event = false;
+    for (const auto& ev : rows[0].msg.events) {
+        if (ev.filename == "請求書.pdf") {
+            stripped_event = ev.action == "strip" && ev.sha256_before == o.parts[1].sha256;
+        }
+    }
+    CHECK(stripped_event);
+}
+
+TEST_CASE("gateway: each limit refuses the mail with its own code, keeps it, and audits it") {
+    Fixture f;
+    std::string m = html_mail;
+    std::string code;
+    Disposition expected = Disposition::Reject;
+    SUBCASE("message size") {
+        f.cfg->max_message_size = 100;
+        code = "mime.message_too_large";
+    }
+    SUBCASE("MIME depth") {
+        f.cfg->mime.max_depth = 3;
+        std::string entity = "Content-Type: text/plain\n\nx\n";
+        for (int i = 6; i >= 1; --i) {
+            const std::string b = "b" + std::to_string(i);
+            entity = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\n\n--" + b + "\n" +
+                     entity + "--" + b + "--\n";
+        }
+        const auto split = entity.find("\n\n");
+        m = mail("Subject: deep\nMIME-Version: 1.0\n" + entity.substr(0, split + 1),
+                 entity.substr(split + 2));
+        code = "mime.depth_exceeded";
+    }
+    SUBCASE("part count") {
+        f.cfg->mime.max_parts = 5;
+        std::string body;
+        for (int i = 0; i < 10; ++i) {
+            body += "--b\nContent-Type: text/plain\n\npart " + std::to_string(i) + "\n";
+        }
+        body += "--b--\n";
+        m = mail(
+            "Subject: many\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+            body);
+        code = "mime.parts_exceeded";
+    }
+    SUBCASE("header size") {
+        f.cfg->mime.max_header_size = 1000;
+        m = mail("Subject: x\nX-Big: " + std::string(5000, 'a') + "\n", "body\n");
+        code = "mime.header_too_large";
+    }
+    SUBCASE("decoded part size") {
+        f.cfg->max_part_size = 10;
+        code = "mime.part_too_large";
+    }
+    SUBCASE("sanitized output size") {
+        f.cfg->max_output_size = 1024; // the notice alone is longer
+        m = mail("Subject: x\nContent-Type: text/plain\n", "short\n");
+        code = "rebuild.output_too_large";
+    }
+    SUBCASE("time budget, tempfail by default") {
+        f.cfg->time_budget = std::chrono::milliseconds(0);
+        code = "budget.time_exceeded";
+        expected = Disposition::Tempfail;
+    }
+    SUBCASE("on_limit = tempfail") {
+        f.cfg->max_message_size = 100;
+        f.cfg->on_limit = Action::Tempfail;
+        code = "mime.message_too_large";
+        expected = Disposition::Tempfail;
+    }
+    Outcome o = f.run(m);
+    CAPTURE(o.reason);
+    CHECK(o.disposition == expected);
+    CHECK(o.reason == code);
+    CHECK(o.output.empty());
+    CHECK(o.smtp_reply.find(o.audit_id) != std::string::npos);
+    CHECK(o.smtp_reply.rfind(expected == Disposition::Reject ? "5.7.1" : "4.7.1", 0) == 0);
+    auto kept = f.gateway().quarantine().read(o.quarantine_id);
+    REQUIRE(kept);
+    CHECK(*kept == m);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].msg.reason == code);
+    CHECK(rows[0].msg.verdict == (expected == Disposition::Reject ? "rejected" : "tempfail"));
+}
+
+TEST_CASE("gateway: a reject rule refuses the whole mail and names the rule") {
+    Fixture f;
+    Rule r;
+    r.id = "reject-exe";
+    r.extensions = {"exe"};
+    r.action = Action::Reject;
+    f.cfg->rules.insert(f.cfg->rules.begin(), r);
+    const std::string m =
+        mail("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+             "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\n"
+             "Content-Disposition: attachment; filename=\"invoice.pdf.exe\"\n\nMZ\x90\n--b--\n");
+    Outcome o = f.run(m);
+    CHECK(o.disposition == Disposition::Reject);
+    CHECK(o.rule == "reject-exe");
+    CHECK(o.reason == "rule.reject");
+    CHECK(f.rows().at(0).msg.verdict == "rejected");
+}
+
+TEST_CASE("gateway: a store that cannot keep the original tempfails and delivers nothing") {
+    Fixture f;
+    f.gateway();
+    // A file where the quarantine directory should be: every write fails, even as root.
+    std::filesystem::remove_all(f.dir.path() / "quarantine");
+    std::ofstream(f.dir.path() / "quarantine") << "not a directory";
+    Outcome o = f.run(html_mail);
+    CHECK(o.disposition == Disposition::Tempfail);
+    CHECK(o.reason == "quarantine.write_failed");
+    CHECK(o.output.empty());
+    CHECK(f.rows().at(0).msg.verdict == "tempfail");
+}
+
+TEST_CASE("gateway: X-Mugaika headers from the sender never reach the recipient") {
+    Fixture f;
+    const std::string m = mail("Subject: x\nX-Mugaika-Sanitized: audit=forged\nX-Mugaika-CDR: pdf\n"
+                               "Content-Type: text/plain\n",
+                               "hello\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.output.find("forged") == std::string::npos);
+    CHECK(o.output.find("X-Mugaika-CDR") == std::string::npos);
+}
+
+TEST_CASE("gateway: outbound mail passes unchanged but audited when the rules keep every part") {
+    Fixture f;
+    Envelope env;
+    env.direction = "outbound";
+    env.mail_from = "staff@city.example.lg.jp";
+    env.rcpt_to = {"someone@example.com"};
+    const std::string m = mail("Subject: out\nX-Mugaika-Sanitized: audit=forged\n", "text\n");
+    Outcome o = f.run(m, env);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.reason == "passed");
+    CHECK(o.output.find("X-Mugaika-Sanitized: audit=MG-TEST-000001; mode=pass") == 0);
+    CHECK(o.output.find("forged") == std::string::npos);
+    CHECK(o.output.find("Subject: out\r\n\r\ntext\r\n") != std::string::npos);
+    CHECK(f.rows().at(0).msg.direction == "outbound");
+}
+
+TEST_CASE("gateway: ISO-2022-JP output holds Japanese and marks what it cannot hold") {
+    Fixture f;
+    f.cfg->output_charset = "iso-2022-jp";
+    f.cfg->notice.enabled = false;
+    const std::string m = mail("Subject: x\nContent-Type: text/plain; charset=utf-8\n",
+                               "会議①の件 \xF0\x9F\x98\x80\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.output.find("charset=ISO-2022-JP") != std::string::npos);
+    const std::string raw = body_text(o.output);
+    for (char c : raw) {
+        CHECK(static_cast<unsigned char>(c) < 0x80);
+    }
+    auto back = filters::text::decode_to_utf8(raw, "iso-2022-jp", 1 << 20);
+    REQUIRE(back);
+    CHECK(back->utf8.find("会議①の件 〓") != std::string::npos);
+    CHECK(f.rows().at(0).msg.events.back().detail.find("unencodable=1") != std::string::npos);
+}
+
+TEST_CASE("gateway: links can be defanged and a subject tag added") {
+    Fixture f;
+    f.cfg->defang_links = true;
+    f.cfg->notice.subject_tag = "[無害化] ";
+    Outcome o = f.run(html_mail);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(body_text(o.output).find("hxxps://example.com/x") != std::string::npos);
+    CHECK(o.output.find("Subject: =?UTF-8?B?") != std::string::npos);
+    CHECK(o.output.find("Subject: hello") == std::string::npos);
+}
+
+TEST_CASE("gateway: a forwarded message is rendered as a quoted section with its headers") {
+    Fixture f;
+    const std::string m =
+        mail("Subject: fw\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n",
+             "--o\nContent-Type: text/plain\n\nplease see below\n"
+             "--o\nContent-Type: message/rfc822\n\n"
+             "From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\nSubject: inner\n"
+             "Date: Fri, 20 Nov 2026 10:00:00 +0900\n"
+             "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"i\"\n\n"
+             "--i\nContent-Type: text/html\n\n<p>inner <b>text</b></p>\n"
+             "--i\nContent-Type: application/zip\nContent-Disposition: attachment; "
+             "filename=a.zip\n\nPK\n"
+             "--i--\n"
+             "--o--\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    const std::string text = body_text(o.output);
+    CHECK(text.find("please see below") != std::string::npos);
+    CHECK(text.find("> From: 山田 <yamada@example.jp>") != std::string::npos);
+    CHECK(text.find("> Subject: inner") != std::string::npos);
+    CHECK(text.find("> inner text") != std::string::npos);
+    CHECK(text.find("a.zip") != std::string::npos);
+    bool zip_stripped = false;
+    for (const auto& p : o.parts) {
+        if (p.filename == "a.zip") {
+            zip_stripped = p.action == Action::Strip && p.path == "2.2";
+        }
+    }
+    CHECK(zip_stripped);
+}
+
+TEST_CASE("gateway: multipart/alternative yields one text, HTML by default, plain on request") {
+    Fixture f;
+    const std::string m = mail(
+        "Subject: alt\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"a\"\n",
+        "--a\nContent-Type: text/plain\n\nplain version\n"
+        "--a\nContent-Type: text/html\n\n<p>html version</p>\n--a--\n");
+    SUBCASE("html") {
+        const std::string text = body_text(f.run(m).output);
+        CHECK(text.find("html version") != std::string::npos);
+        CHECK(text.find("plain version") == std::string::npos);
+    }
+    SUBCASE("plain") {
+        f.cfg->prefer_html = false;
+        Outcome o = f.run(m);
+        const std::string text = body_text(o.output);
+        CHECK(text.find("plain version") != std::string::npos);
+        CHECK(text.find("html version") == std::string::npos);
+        REQUIRE(o.parts.size() == 2);
+        CHECK(o.parts[1].reason == "alternative.not_chosen");
+    }
+}
+
+TEST_CASE("gateway: inline images of multipart/related are removed with a note") {
+    Fixture f;
+    const std::string m = mail(
+        "Subject: rel\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary=\"r\"\n",
+        "--r\nContent-Type: text/html\n\n<p>logo <img src=\"cid:logo\" alt=\"ロゴ\"></p>\n"
+        "--r\nContent-Type: image/png\nContent-ID: <logo>\nContent-Transfer-Encoding: base64\n\n"
+        "iVBORw0KGgo=\n--r--\n");
+    Outcome o = f.run(m);
+    const std::string text = body_text(o.output);
+    CHECK(text.find("[image: ロゴ]") != std::string::npos);
+    CHECK(text.find("本文中の画像 1 件を削除しました") != std::string::npos);
+    REQUIRE(o.parts.size() == 2);
+    CHECK(o.parts[1].reason == "related.inline_removed");
+}
+
+TEST_CASE("gateway: explain names the rule of every part and writes nothing") {
+    Fixture f;
+    const std::string m =
+        mail("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+             "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/octet-stream\n"
+             "Content-Disposition: attachment; filename=\"a.exe\"\n\nMZ\n--b--\n");
+    auto parts = f.gateway().explain(Envelope{}, MessageSource{m, -1});
+    REQUIRE(parts);
+    REQUIRE(parts->size() == 2);
+    CHECK((*parts)[0].role == Role::Body);
+    CHECK((*parts)[0].rule == "inbound-body-text");
+    CHECK((*parts)[1].rule == "inbound-attachment-strip");
+    CHECK((*parts)[1].filename == "a.exe");
+    CHECK(f.rows().empty());
+}
+
+TEST_CASE("gateway: messages processed from several threads keep a whole audit chain") {
+    Fixture f;
+    f.gateway();
+    std::vector<std::thread> threads;
+    std::atomic<int> delivered{0};
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i) {
+                const std::string m =
+                    mail("Subject: t" + std::to_string(t) + "\nContent-Type: text/plain\n",
+                         "body " + std::to_string(t) + "-" + std::to_string(i) + "\n");
+                if (f.gateway().process(Envelope{}, MessageSource{m, -1}).disposition ==
+                    Disposition::Deliver) {
+                    ++delivered;
+                }
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    CHECK(delivered == 40);
+    auto v = f.gateway().audit().verify();
+    REQUIRE(v);
+    CHECK(v->ok);
+}
+
+TEST_CASE("gateway: Japanese headers in any encoding reach the recipient as UTF-8 words") {
+    Fixture f;
+    // A Shift_JIS Subject mislabelled as ISO-2022-JP, a raw 8-bit CP932 display name, and a
+    // UTF-8 word split inside a character.
+    const std::string m = mail("From: \x8e\x52\x93\x63 <yamada@example.jp>\n"
+                               "To: =?UTF-8?B?5bGx?= =?UTF-8?B?55Sw?= <a@example.jp>, b@example.jp\n"
+                               "Subject: =?ISO-2022-JP?B?iMCRUw==?=\n"
+                               "X-Other: keep =?UTF-8?B?5bGx?=\n"
+                               "Content-Type: text/plain\n",
+                               "body\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.output.find("From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\n") !=
+          std::string::npos);
+    CHECK(o.output.find("To: =?UTF-8?B?5bGx55Sw?= <a@example.jp>,\r\n b@example.jp\r\n") !=
+          std::string::npos);
+    CHECK(o.output.find("Subject: =?UTF-8?B?5a6J5YWo?=\r\n") != std::string::npos);
+    CHECK(o.output.find("X-Other: keep =?UTF-8?B?5bGx?=\r\n") != std::string::npos);
+    for (char c : o.output.substr(0, o.output.find("\r\n\r\n"))) {
+        CHECK(static_cast<unsigned char>(c) < 0x80);
+    }
+}
