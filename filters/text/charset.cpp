@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -883,6 +884,18 @@ std::string canonical_charset(std::string_view label) {
 bool is_valid_utf8(std::string_view s) noexcept {
     std::size_t i = 0;
     while (i < s.size()) {
+        // ASCII runs, eight bytes at a time.
+        while (i + 8 <= s.size()) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, s.data() + i, 8);
+            if ((w & 0x8080808080808080ULL) != 0) {
+                break;
+            }
+            i += 8;
+        }
+        if (i >= s.size()) {
+            break;
+        }
         if (byte_at(s, i) < 0x80) {
             ++i;
             continue;
@@ -1021,25 +1034,51 @@ Cleaned clean_text(std::string_view utf8) {
     }
     Cleaned c;
     c.text.reserve(utf8.size());
+    // Byte-level scan over valid UTF-8: runs of ordinary bytes are copied whole; only the lead
+    // bytes of the characters removed (C0/C1 controls, BOM, bidi controls) need a closer look.
+    const auto* p = reinterpret_cast<const unsigned char*>(utf8.data());
+    const std::size_t n = utf8.size();
+    std::size_t run = 0;
     std::size_t i = 0;
-    while (i < utf8.size()) {
-        std::size_t bad = 0;
-        char32_t cp = 0;
-        const std::size_t n = utf8_seq(utf8, i, bad, cp);
-        const std::string_view seq = utf8.substr(i, n);
-        i += n;
-        if (cp == '\r') {
-            if (i >= utf8.size() || utf8[i] != '\n') {
+    auto flush = [&](std::size_t upto) { c.text.append(utf8.data() + run, upto - run); };
+    while (i < n) {
+        const unsigned char b = p[i];
+        std::size_t drop = 0;
+        bool cr = false;
+        if (b < 0x20) {
+            if (b == '\r') {
+                cr = true;
+            } else if (b != '\t' && b != '\n') {
+                drop = 1;
+            }
+        } else if (b == 0x7F) {
+            drop = 1;
+        } else if (b == 0xC2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F) {
+            drop = 2; // U+0080..U+009F
+        } else if (b == 0xEF && i + 2 < n && p[i + 1] == 0xBB && p[i + 2] == 0xBF) {
+            drop = 3; // U+FEFF
+        } else if (b == 0xE2 && i + 2 < n &&
+                   ((p[i + 1] == 0x80 && p[i + 2] >= 0xAA && p[i + 2] <= 0xAE) ||
+                    (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9))) {
+            drop = 3; // U+202A..U+202E, U+2066..U+2069
+        }
+        if (cr) {
+            flush(i);
+            ++i;
+            if (i >= n || p[i] != '\n') {
                 c.text.push_back('\n');
             }
-        } else if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7F && cp <= 0x9F) ||
-                   cp == 0xFEFF || (cp >= 0x202A && cp <= 0x202E) ||
-                   (cp >= 0x2066 && cp <= 0x2069)) {
+            run = i;
+        } else if (drop > 0) {
+            flush(i);
+            i += drop;
+            run = i;
             ++c.removed;
         } else {
-            c.text.append(seq);
+            ++i;
         }
     }
+    flush(n);
     return c;
 }
 

@@ -1412,6 +1412,400 @@ std::size_t chunk_length(std::string_view input, std::size_t at) noexcept {
     return len;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Attribute cap, applied to the bytes before libxml2 sees them.
+
+// A linear byte scanner that follows libxml2 2.9.14's HTML push parser closely enough to know
+// where start tags and their attributes are, and cuts every attribute after the first `limit` of
+// a tag (from the first excess attribute up to, not including, the '>' that ends the tag).
+// Mirrors htmlParseStartTag/htmlParseAttribute: a tag starts at '<' + ASCII letter; names are
+// [A-Za-z0-9:_.-] and are split every 100 bytes (HTML_PARSER_BUFFER_SIZE), each piece being one
+// more attribute; values are '...', "..." or run to a blank or '>'; any other byte starts a bogus
+// attribute that runs to a blank or '>'. Comments run to "-->" or "--!>"; only script and style
+// are raw text (libxml2 2.9 parses tags inside title and textarea) and end at "</script" or
+// "</style", case-insensitive, whatever follows. Where it may disagree with libxml2 it errs
+// towards seeing a tag: "<!x", "<?" and "</ " are text here. State carries across chunks.
+// Per-call: lives on run()'s stack.
+class AttributeCap {
+public:
+    explicit AttributeCap(std::size_t limit) noexcept : limit_(limit) {}
+
+    // `chunk` with the excess attributes removed: `chunk` itself when nothing was cut, else a view
+    // of `scratch` (overwritten). Valid until the next call.
+    std::string_view filter(std::string_view chunk, std::string& scratch) {
+        const char* p = chunk.data();
+        const std::size_t n = chunk.size();
+        bool copied = false;
+        std::size_t keep_from = dropping_ ? n : 0; // start of the pending kept run, n when none
+        if (dropping_) {
+            scratch.clear();
+            copied = true;
+        }
+        std::size_t i = 0;
+        while (i < n) {
+            const std::size_t next = step(p, n, i);
+            if (dropping_ != (keep_from == n)) {
+                if (dropping_) { // a cut starts at byte `i`
+                    if (!copied) {
+                        scratch.clear();
+                        copied = true;
+                    }
+                    scratch.append(p + keep_from, i - keep_from);
+                    keep_from = n;
+                } else { // the cut ended just before byte `i` (the tag's '>')
+                    keep_from = i;
+                }
+            }
+            i = next;
+        }
+        if (!copied) {
+            return chunk;
+        }
+        if (keep_from < n) {
+            scratch.append(p + keep_from, n - keep_from);
+        }
+        return scratch;
+    }
+
+    // After the last chunk: settles an attribute name cut by the end of input.
+    void finish() noexcept { end_name(); }
+
+    [[nodiscard]] std::size_t dropped() const noexcept { return dropped_; }
+    [[nodiscard]] std::size_t dropped_handlers() const noexcept { return dropped_handlers_; }
+
+private:
+    enum class State : std::uint8_t {
+        Data,
+        Lt,          // after '<'
+        LtSlash,     // after "</"
+        EndTag,      // inside an end tag, up to '>'
+        Pi,          // after "<?"
+        Bang,        // after "<!"
+        BangDash,    // after "<!-"
+        Doctype,     // after "<!D", matching "<!DOCTYPE"
+        Comment,     // inside <!-- -->
+        TagName,     // start tag name
+        BeforeAttr,  // attribute area, between attributes
+        AttrName,    // attribute name
+        AfterName,   // blanks after a name: '=' or the next attribute
+        BeforeValue, // after '='
+        Quoted,      // value up to quote_
+        Unquoted,    // value up to a blank or '>'
+        Bogus,       // not an attribute: up to a blank or '>'
+        RawText,     // script/style content, up to "</" + raw_name_
+        RawEndTag,   // a non-matching end tag inside raw text, up to '>'
+    };
+
+    static constexpr std::size_t libxml_name_max = 100; // HTML_PARSER_BUFFER_SIZE
+
+    static constexpr bool blank(char c) noexcept {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    }
+    static constexpr bool letter(char c) noexcept {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    static constexpr bool name_char(char c) noexcept {
+        return letter(c) || (c >= '0' && c <= '9') || c == ':' || c == '-' || c == '_' || c == '.';
+    }
+    static constexpr bool attr_start(char c) noexcept {
+        return letter(c) || c == '_' || c == ':' || c == '.';
+    }
+
+    // Processes the byte at i (possibly a run of bytes) and returns the index to continue from.
+    // Sets dropping_ exactly when the byte at i is the first cut (or first kept) byte.
+    std::size_t step(const char* p, std::size_t n, std::size_t i) {
+        const char c = p[i];
+        switch (state_) {
+        case State::Data: {
+            const void* lt = std::memchr(p + i, '<', n - i);
+            if (lt == nullptr) {
+                return n;
+            }
+            state_ = State::Lt;
+            return static_cast<std::size_t>(static_cast<const char*>(lt) - p) + 1;
+        }
+        case State::Lt:
+            if (letter(c)) {
+                state_ = State::TagName;
+                attrs_ = 0;
+                tag_len_ = 1;
+                tag_[0] = lower(c);
+                return i + 1;
+            }
+            state_ = c == '/'   ? State::LtSlash
+                     : c == '!' ? State::Bang
+                     : c == '?' ? State::Pi
+                                : State::Data;
+            return c == '<' ? i : i + 1;
+        case State::LtSlash:
+            state_ = letter(c) ? State::EndTag : State::Data;
+            return c == '<' ? i : i + 1;
+        case State::EndTag: {
+            const void* gt = std::memchr(p + i, '>', n - i);
+            if (gt == nullptr) {
+                return n;
+            }
+            state_ = State::Data;
+            return static_cast<std::size_t>(static_cast<const char*>(gt) - p) + 1;
+        }
+        case State::Pi:
+            // "<?name" is a processing instruction up to the next '>'; after "<?" + anything
+            // else libxml2 drops the "<?" and parses on.
+            if (letter(c) || c == '_' || c == ':' || static_cast<unsigned char>(c) >= 0x80) {
+                state_ = State::EndTag;
+                return i + 1;
+            }
+            state_ = State::Data;
+            return i;
+        case State::Bang:
+            if (c == 'd' || c == 'D') {
+                state_ = State::Doctype;
+                matched_ = 1;
+                return i + 1;
+            }
+            state_ = c == '-' ? State::BangDash : State::Data;
+            return c == '<' ? i : i + 1;
+        case State::Doctype: {
+            // libxml2 reads "<!DOCTYPE" (any case) up to the next '>', '<' included.
+            constexpr std::string_view doctype = "doctype";
+            if (lower(c) != doctype[matched_]) {
+                state_ = State::Data;
+                return c == '<' ? i : i + 1;
+            }
+            if (++matched_ == doctype.size()) {
+                state_ = State::EndTag;
+            }
+            return i + 1;
+        }
+        case State::BangDash:
+            if (c == '-') {
+                state_ = State::Comment;
+                dashes_ = 0;
+                bang_ = false;
+                return i + 1;
+            }
+            state_ = State::Data;
+            return c == '<' ? i : i + 1;
+        case State::Comment:
+            return comment(p, n, i);
+        case State::TagName:
+            if (name_char(c)) {
+                if (tag_len_ == libxml_name_max) {
+                    state_ = State::BeforeAttr; // libxml2 reads the rest as attributes
+                    return i;
+                }
+                if (tag_len_ < tag_.size()) {
+                    tag_[tag_len_] = lower(c);
+                }
+                ++tag_len_;
+                return i + 1;
+            }
+            state_ = State::BeforeAttr;
+            return i;
+        case State::BeforeAttr:
+            if (blank(c)) {
+                return i + 1;
+            }
+            if (c == '>') {
+                return end_tag(i);
+            }
+            if (attr_start(c)) {
+                begin_attribute();
+                state_ = State::AttrName;
+                return i; // AttrName takes the first byte
+            }
+            state_ = State::Bogus;
+            slash_ = c == '/';
+            return i + 1;
+        case State::AttrName:
+            if (name_char(c)) {
+                if (name_len_ == libxml_name_max) {
+                    end_name();
+                    state_ = State::BeforeAttr; // the rest is another attribute, or bogus
+                    return i;
+                }
+                if (name_len_ < 2) {
+                    on_prefix_ = on_prefix_ && lower(c) == (name_len_ == 0 ? 'o' : 'n');
+                }
+                ++name_len_;
+                return i + 1;
+            }
+            end_name();
+            state_ = State::AfterName;
+            return i;
+        case State::AfterName:
+            if (blank(c)) {
+                return i + 1;
+            }
+            if (c == '=') {
+                state_ = State::BeforeValue;
+                return i + 1;
+            }
+            state_ = State::BeforeAttr;
+            return i;
+        case State::BeforeValue:
+            if (blank(c)) {
+                return i + 1;
+            }
+            if (c == '"' || c == '\'') {
+                quote_ = c;
+                state_ = State::Quoted;
+                return i + 1;
+            }
+            state_ = State::Unquoted;
+            return i;
+        case State::Quoted: {
+            const void* q = std::memchr(p + i, quote_, n - i);
+            if (q == nullptr) {
+                return n;
+            }
+            state_ = State::BeforeAttr;
+            return static_cast<std::size_t>(static_cast<const char*>(q) - p) + 1;
+        }
+        case State::Unquoted:
+            if (blank(c) || c == '>') {
+                state_ = State::BeforeAttr;
+                return i;
+            }
+            return i + 1;
+        case State::Bogus:
+            if (c == '>') {
+                return end_tag(i);
+            }
+            if (blank(c)) {
+                state_ = State::BeforeAttr;
+                return i + 1;
+            }
+            slash_ = c == '/';
+            return i + 1;
+        case State::RawText:
+            return raw_text(p, n, i);
+        case State::RawEndTag: {
+            const void* gt = std::memchr(p + i, '>', n - i);
+            if (gt == nullptr) {
+                return n;
+            }
+            state_ = State::RawText;
+            return static_cast<std::size_t>(static_cast<const char*>(gt) - p) + 1;
+        }
+        }
+        return i + 1;
+    }
+
+    // "-->" or "--!>" ends a comment; the dashes of "<!--" do not count towards it.
+    std::size_t comment(const char* p, std::size_t n, std::size_t i) {
+        while (i < n) {
+            const char c = p[i];
+            if (c == '>' && dashes_ >= 2) {
+                state_ = State::Data;
+                return i + 1;
+            }
+            if (c == '!' && dashes_ >= 2 && !bang_) {
+                bang_ = true;
+                ++i;
+                continue;
+            }
+            if (c == '-') {
+                dashes_ = bang_ ? 1 : dashes_ + 1;
+                bang_ = false;
+                ++i;
+                continue;
+            }
+            dashes_ = 0;
+            bang_ = false;
+            const void* dash = std::memchr(p + i, '-', n - i);
+            if (dash == nullptr) {
+                return n;
+            }
+            i = static_cast<std::size_t>(static_cast<const char*>(dash) - p);
+        }
+        return n;
+    }
+
+    // Raw text ends where libxml2 2.9 ends it: at "</" + raw_name_ (any case) followed by a
+    // byte that cannot continue a name. "</scriptx ...>" and "</script- ...>" are end tags that
+    // match nothing: skipped up to '>', the raw text goes on. Split across chunks too.
+    std::size_t raw_text(const char* p, std::size_t n, std::size_t i) {
+        const std::string_view end = raw_name_;
+        while (i < n) {
+            if (matched_ == 0) {
+                const void* lt = std::memchr(p + i, '<', n - i);
+                if (lt == nullptr) {
+                    return n;
+                }
+                i = static_cast<std::size_t>(static_cast<const char*>(lt) - p) + 1;
+                matched_ = 1;
+                continue;
+            }
+            if (matched_ == end.size() + 2) {
+                matched_ = 0;
+                state_ = name_char(p[i]) ? State::RawEndTag : State::EndTag;
+                return i;
+            }
+            const char want = matched_ == 1 ? '/' : end[matched_ - 2];
+            if (lower(p[i]) != want) {
+                matched_ = 0;
+                continue; // re-read this byte: it may be the next '<'
+            }
+            ++i;
+            ++matched_;
+        }
+        return n;
+    }
+
+    void begin_attribute() noexcept {
+        name_len_ = 0;
+        on_prefix_ = true;
+        if (attrs_ < limit_) {
+            ++attrs_;
+            return;
+        }
+        dropping_ = true;
+        ++dropped_;
+    }
+
+    // Counts a dropped on* name the way read_attrs() counts kept ones.
+    void end_name() noexcept {
+        if (dropping_ && on_prefix_ && name_len_ > 2) {
+            ++dropped_handlers_;
+        }
+        on_prefix_ = false;
+    }
+
+    // The start tag ends at the '>' at i. "<script/>" and "<style />" are empty elements to
+    // libxml2 ('/' right before '>' where an attribute could start), not raw text.
+    std::size_t end_tag(std::size_t i) noexcept {
+        dropping_ = false;
+        const bool self_closing = state_ == State::Bogus && slash_;
+        const std::string_view name(tag_.data(), std::min(tag_len_, tag_.size()));
+        if (!self_closing && tag_len_ == name.size() && (name == "script" || name == "style")) {
+            raw_name_ = name == "script" ? "script" : "style";
+            matched_ = 0;
+            state_ = State::RawText;
+        } else {
+            state_ = State::Data;
+        }
+        return i + 1;
+    }
+
+    std::size_t limit_;
+    State state_ = State::Data;
+    std::array<char, 6> tag_{}; // first bytes of the tag name, lower-case
+    std::size_t tag_len_ = 0;   // full tag name length (up to libxml_name_max)
+    std::size_t attrs_ = 0;     // attributes kept in the current tag
+    std::size_t name_len_ = 0;  // current attribute name piece length
+    bool on_prefix_ = false;    // current name piece starts with "on"
+    char quote_ = '"';
+    bool slash_ = false;        // the last byte of the bogus attribute was '/'
+    int dashes_ = 0;            // '-' run just read inside a comment
+    bool bang_ = false;         // ... followed by '!'
+    std::string_view raw_name_; // "script" or "style"
+    std::size_t matched_ = 0;   // bytes of "<!doctype" or "</" + raw_name_ matched
+    bool dropping_ = false;     // inside a cut
+    std::size_t dropped_ = 0;
+    std::size_t dropped_handlers_ = 0;
+};
+
 void add_note(std::vector<AuditNote>& notes, std::string_view code, std::size_t n) {
     if (n > 0) {
         notes.push_back(AuditNote{code, "count=" + std::to_string(n)});
@@ -1463,14 +1857,22 @@ Result<HtmlText> HtmlToText::run(std::string_view utf8_html, Budget& budget) con
                                        XML_PARSE_HUGE);
     renderer.attach(ctxt.get());
 
+    AttributeCap cap(html_max_attributes);
+    std::string capped; // reused for chunks that lose attributes
     for (std::size_t at = 0; at < input.size() && !renderer.failed();) {
         if (auto t = budget.check_time(); !t) {
             return fail(ErrorCode::LimitExceeded, html_error::time_exceeded);
         }
         const std::size_t len = chunk_length(input, at);
-        htmlParseChunk(ctxt.get(), input.data() + at, static_cast<int>(len), 0);
+        const std::string_view chunk = cap.filter(input.substr(at, len), capped);
+        if (!chunk.empty()) {
+            htmlParseChunk(ctxt.get(), chunk.data(), static_cast<int>(chunk.size()), 0);
+        }
         at += len;
     }
+    cap.finish();
+    res.counts.attributes_dropped = cap.dropped();
+    res.counts.event_handlers += cap.dropped_handlers();
     if (!renderer.failed()) {
         if (auto t = budget.check_time(); !t) {
             return fail(ErrorCode::LimitExceeded, html_error::time_exceeded);
@@ -1514,6 +1916,7 @@ Result<HtmlText> HtmlToText::run(std::string_view utf8_html, Budget& budget) con
     add_note(notes, html_note::event_handler_removed, c.event_handlers);
     add_note(notes, html_note::invalid_utf8_replaced, c.invalid_utf8);
     add_note(notes, html_note::url_list_capped, c.urls_dropped);
+    add_note(notes, html_note::attributes_capped, c.attributes_dropped);
     if (res.depth_exceeded) {
         notes.push_back(
             AuditNote{html_note::depth_exceeded, "max_depth=" + std::to_string(c.max_depth_seen)});

@@ -20,6 +20,12 @@ inline constexpr std::size_t html_max_depth_limit = 4096;
 /// Longest URL (bytes) that is shown or recorded; longer ones are dropped and counted.
 inline constexpr std::size_t html_max_url_length = 2048;
 
+/// Most attributes passed to libxml2 per start tag. libxml2 2.9 checks each attribute of a tag
+/// against all earlier ones (quadratic, with no callback in between), so the excess is cut from the
+/// bytes before they reach the parser and counted in HtmlCounts::attributes_dropped. Tag names
+/// and attribute names longer than 100 bytes count once per 100 bytes, as libxml2 splits them.
+inline constexpr std::size_t html_max_attributes = 256;
+
 /// Most URLs kept in HtmlText::urls; the rest are counted in HtmlCounts::urls_dropped.
 inline constexpr std::size_t html_max_urls = 1000;
 
@@ -43,6 +49,7 @@ inline constexpr std::string_view meta_refresh_removed = "html.meta_refresh_remo
 inline constexpr std::string_view event_handler_removed = "html.event_handler_removed";
 inline constexpr std::string_view invalid_utf8_replaced = "html.invalid_utf8_replaced";
 inline constexpr std::string_view url_list_capped = "html.url_list_capped";
+inline constexpr std::string_view attributes_capped = "html.attributes_capped";
 } // namespace html_note
 
 /// Error codes returned by HtmlToText::run (Error::what).
@@ -82,7 +89,7 @@ struct HtmlCounts {
     std::size_t hidden = 0;           ///< elements dropped for hidden / display:none /
                                       ///< visibility:hidden / mso-hide:all
     std::size_t comments = 0;         ///< comments, incl. Outlook conditional comments
-    std::size_t event_handlers = 0;   ///< on* attributes
+    std::size_t event_handlers = 0;   ///< on* attributes (dropped ones included)
     std::size_t meta_refresh = 0;     ///< <meta http-equiv=refresh>
     std::size_t dangerous_links = 0;  ///< javascript:/vbscript:/data: hrefs dropped (text kept)
     std::size_t long_urls = 0;        ///< URLs longer than html_max_url_length, dropped
@@ -90,6 +97,8 @@ struct HtmlCounts {
     std::size_t conditional_markers = 0; ///< Outlook <![if ...]> / <![endif]> markers removed
     std::size_t invalid_utf8 = 0;        ///< invalid UTF-8 sequences replaced by U+FFFD
     std::size_t urls_dropped = 0;        ///< URL occurrences not kept because urls was full
+    std::size_t attributes_dropped = 0;  ///< attributes beyond html_max_attributes in a start tag,
+                                         ///< cut before parsing (their on* names still counted)
     std::size_t max_depth_seen = 0;      ///< deepest element nesting (implied html/body count)
 };
 
@@ -116,7 +125,8 @@ public:
     /// Renders `utf8_html` (already decoded to UTF-8 by the charset step; charset declarations in
     /// the document are ignored, invalid bytes become U+FFFD). The view is only read during the
     /// call. Checks `budget` time between 64 KiB chunks and reserves the final text size from its
-    /// output allowance.
+    /// output allowance. Attributes beyond html_max_attributes in one start tag are cut before
+    /// parsing (counted, noted "html.attributes_capped"); the rest of the document is unaffected.
     /// Errors: LimitExceeded "html.time_exceeded" when the budget's deadline passes;
     /// LimitExceeded "html.output_exceeded" when the text would exceed policy.max_output or the
     /// budget's output allowance; Internal "html.parser_failed" when libxml2 fails (no memory).

@@ -7,10 +7,11 @@
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wold-style-cast"
 #pragma GCC diagnostic ignored "-Wshadow"
-#include <Poco/Crypto/DigestEngine.h>
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+
+#include "gateway/util/sha256.hpp"
 #pragma GCC diagnostic pop
 
 namespace mugaika::gateway {
@@ -28,20 +29,16 @@ public:
             len[len.size() - 1 - i] = static_cast<unsigned char>(n & 0xffU);
             n >>= 8U;
         }
-        engine_.update(len.data(), static_cast<unsigned>(len.size()));
-        if (!v.empty()) {
-            engine_.update(v.data(), static_cast<unsigned>(v.size()));
-        }
+        engine_.update(len.data(), len.size());
+        engine_.update(v.data(), v.size());
     }
     void integer(std::int64_t v) { text(std::to_string(v)); }
     void size(std::uint64_t v) { integer(static_cast<std::int64_t>(v)); }
 
-    [[nodiscard]] std::string hex() {
-        return Poco::Crypto::DigestEngine::digestToHex(engine_.digest());
-    }
+    [[nodiscard]] std::string hex() { return engine_.hex(); }
 
 private:
-    Poco::Crypto::DigestEngine engine_{"SHA256"};
+    Sha256 engine_;
 };
 
 } // namespace

@@ -7,10 +7,10 @@
 #include <set>
 #include <sstream>
 
-#include <Poco/Crypto/DigestEngine.h>
 #include <toml.hpp>
 
 #include "filters/text/html_to_text.hpp"
+#include "gateway/util/sha256.hpp"
 
 namespace mugaika::gateway {
 namespace {
@@ -215,9 +215,9 @@ const std::vector<Setting>& table() {
 }
 
 std::string sha256_hex(std::string_view data) {
-    Poco::Crypto::DigestEngine engine("SHA256");
-    engine.update(data.data(), static_cast<unsigned>(data.size()));
-    return Poco::Crypto::DigestEngine::digestToHex(engine.digest());
+    Sha256 h;
+    h.update(data);
+    return h.hex();
 }
 
 std::string lower(std::string s) {

@@ -152,27 +152,47 @@ bool base64_is_damaged(GMimeStream* encoded) {
     if (encoded == nullptr) {
         return false;
     }
+    // 0: outside the alphabet, 1: significant, 2: padding, 3: white space.
+    static constexpr auto classes = [] {
+        std::array<unsigned char, 256> t{};
+        for (int c = 'A'; c <= 'Z'; ++c) {
+            t[static_cast<std::size_t>(c)] = 1;
+        }
+        for (int c = 'a'; c <= 'z'; ++c) {
+            t[static_cast<std::size_t>(c)] = 1;
+        }
+        for (int c = '0'; c <= '9'; ++c) {
+            t[static_cast<std::size_t>(c)] = 1;
+        }
+        t['+'] = 1;
+        t['/'] = 1;
+        t['='] = 2;
+        t['\r'] = 3;
+        t['\n'] = 3;
+        t[' '] = 3;
+        t['\t'] = 3;
+        return t;
+    }();
     g_mime_stream_reset(encoded);
     std::array<char, 65536> buf{};
     std::size_t significant = 0;
     bool bad = false;
     bool seen_pad = false;
     for (;;) {
-        gssize n = g_mime_stream_read(encoded, buf.data(), buf.size());
+        const gssize n = g_mime_stream_read(encoded, buf.data(), buf.size());
         if (n <= 0) {
             break;
         }
         for (gssize i = 0; i < n; ++i) {
-            auto c = static_cast<unsigned char>(buf[static_cast<std::size_t>(i)]);
-            if (std::isalnum(c) != 0 || c == '+' || c == '/') {
-                if (seen_pad) {
-                    bad = true;
-                }
+            const unsigned char k =
+                classes[static_cast<unsigned char>(buf[static_cast<std::size_t>(i)])];
+            if (k == 1) {
+                bad = bad || seen_pad;
                 ++significant;
-            } else if (c == '=') {
+            } else if (k == 2) {
                 seen_pad = true;
                 ++significant;
-            } else if (c != '\r' && c != '\n' && c != ' ' && c != '\t') {
+            } else if (k == 0) {
                 bad = true;
             }
         }

@@ -101,9 +101,10 @@ filters::Result<std::string> QuarantineStore::keep(std::string_view bytes,
             return sha256;
         }
     }
-    std::random_device rd;
+    // Seeded once per thread: std::random_device opens the kernel's source on every construction.
+    thread_local std::mt19937_64 rng{std::random_device{}()};
     const std::string tmp =
-        sub + "/.tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+        sub + "/.tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd.get() < 0) {
         return fail(ErrorCode::Transient, "quarantine.write_failed", tmp + ": " + errno_text());

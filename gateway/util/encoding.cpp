@@ -4,19 +4,14 @@
 #include <array>
 #include <ctime>
 
-#include <Poco/Crypto/DigestEngine.h>
+#include "gateway/util/sha256.hpp"
 
 namespace mugaika::gateway {
 
 std::string sha256_hex(std::string_view data) {
-    Poco::Crypto::DigestEngine engine("SHA256");
-    // DigestEngine::update takes an unsigned length: feed large inputs in slices.
-    constexpr std::size_t slice = 1U << 30;
-    for (std::size_t off = 0; off < data.size(); off += slice) {
-        const std::size_t n = std::min(slice, data.size() - off);
-        engine.update(data.data() + off, static_cast<unsigned>(n));
-    }
-    return Poco::Crypto::DigestEngine::digestToHex(engine.digest());
+    Sha256 h;
+    h.update(data);
+    return h.hex();
 }
 
 std::string base64_encode_lines(std::string_view data) {

@@ -753,3 +753,129 @@ TEST_CASE("html_to_text: phishing mail renders as the golden text") {
               .text.find("hxxps://www.mybank.example.jp/login "
                          "<hxxp://203.0.113.9/k/login.php?id=8812>") != std::string::npos);
 }
+
+namespace {
+
+// " a0 a1 ..." : n distinct attribute names.
+std::string many_attributes(std::size_t n, std::string_view prefix = "a") {
+    std::string s;
+    s.reserve(n * 8);
+    for (std::size_t i = 0; i < n; ++i) {
+        s += ' ';
+        s += prefix;
+        s += std::to_string(i);
+    }
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("html_to_text: a tag with 100000 attributes is capped, counted and noted") {
+    const std::size_t n = 100000;
+    const HtmlText t = render("<p" + many_attributes(n) + ">after the tag</p><p>next</p>");
+    CHECK(t.text == "after the tag\n\nnext");
+    CHECK(t.counts.attributes_dropped == n - html_max_attributes);
+    const AuditNote* note = find_note(t, html_note::attributes_capped);
+    REQUIRE(note != nullptr);
+    CHECK(note->detail == "count=" + std::to_string(n - html_max_attributes));
+    CHECK(t.counts.event_handlers == 0);
+}
+
+TEST_CASE("html_to_text: attributes up to the limit are kept and not noted") {
+    const HtmlText t = render("<p" + many_attributes(html_max_attributes - 1) + " onclick=x>t</p>");
+    CHECK(t.text == "t");
+    CHECK(t.counts.attributes_dropped == 0);
+    CHECK(t.counts.event_handlers == 1);
+    CHECK(find_note(t, html_note::attributes_capped) == nullptr);
+}
+
+TEST_CASE("html_to_text: attribute-like text in quoted values and comments is not counted") {
+    const std::string inner = "<p" + many_attributes(1000) + ">";
+    SUBCASE("double-quoted value") {
+        const HtmlText t = render("<p title=\"" + inner + "\" class=x>t</p>");
+        CHECK(t.text == "t");
+        CHECK(t.counts.attributes_dropped == 0);
+    }
+    SUBCASE("single-quoted value") {
+        const HtmlText t = render("<p title='" + inner + "' class=x>t</p>");
+        CHECK(t.text == "t");
+        CHECK(t.counts.attributes_dropped == 0);
+    }
+    SUBCASE("comment") {
+        const HtmlText t = render("<!-- " + inner + " --><p>t</p>");
+        CHECK(t.text == "t");
+        CHECK(t.counts.attributes_dropped == 0);
+        CHECK(t.counts.comments == 1);
+    }
+    SUBCASE("script and style content") {
+        const HtmlText t =
+            render("<script>" + inner + "</script><style>" + inner + "</style><p>t</p>");
+        CHECK(t.text == "t");
+        CHECK(t.counts.attributes_dropped == 0);
+    }
+}
+
+TEST_CASE("html_to_text: tags inside title and textarea are capped like libxml2 parses them") {
+    // libxml2 2.9 parses tags inside title and textarea, so they are not raw text here.
+    const HtmlText t = render("<title><b" + many_attributes(1000) + "></b></title><p>t</p>");
+    CHECK(t.counts.attributes_dropped == 1000 - html_max_attributes);
+    CHECK(t.text == "t");
+}
+
+TEST_CASE("html_to_text: on* attributes are counted among the dropped ones") {
+    std::string html = "<div" + many_attributes(html_max_attributes) + " onclick=\"a()\"";
+    html += " ONMOUSEOVER='b()' on=x one two" + many_attributes(50, "onx") + ">shown</div>";
+    const HtmlText t = render(html);
+    CHECK(t.text == "shown");
+    // onclick, onmouseover, one, onx0..onx49; "on" is too short to be a handler.
+    CHECK(t.counts.event_handlers == 53);
+    CHECK(t.counts.attributes_dropped == 55);
+    const AuditNote* note = find_note(t, html_note::event_handler_removed);
+    REQUIRE(note != nullptr);
+    CHECK(note->detail == "count=53");
+}
+
+TEST_CASE("html_to_text: kept attributes of a capped tag still work") {
+    const HtmlText t =
+        render("<a href=\"http://x.example/\" onclick=y" + many_attributes(5000) + ">go</a>");
+    CHECK(t.text == "go <http://x.example/>");
+    CHECK(t.counts.event_handlers == 1);
+    CHECK(t.counts.attributes_dropped == 5002 - html_max_attributes);
+}
+
+TEST_CASE("html_to_text: a capped tag across 64 KiB chunk boundaries renders the same") {
+    // ~89 KB of attributes: the tag spans the first chunk boundary wherever it starts.
+    const std::string attrs = many_attributes(12000);
+    for (std::size_t pad : {std::size_t{0}, std::size_t{1000}, std::size_t{65536 - 10}}) {
+        CAPTURE(pad);
+        const std::string html = "<p>" + std::string(pad, 'x') + "</p><div" + attrs +
+                                 " title=\"a > b\" onclick=z>after</div>";
+        const HtmlText t = render(html);
+        CHECK(t.text.ends_with("after"));
+        CHECK(t.counts.attributes_dropped == 12002 - html_max_attributes);
+        CHECK(t.counts.event_handlers == 1);
+    }
+}
+
+TEST_CASE("html_to_text: long names and values stay bounded") {
+    SUBCASE("a 20 MB attribute value") {
+        const HtmlText t =
+            render("<p title=\"" + std::string(std::size_t{20} << 20, 'v') + "\">t</p>");
+        CHECK(t.text == "t");
+        CHECK(t.counts.attributes_dropped == 0);
+    }
+    SUBCASE("a 1 MB tag name reads as 100-byte attribute names, capped") {
+        // libxml2 keeps 100 bytes of a name and reads the rest as further attribute names.
+        std::string name(1'000'000, 'a');
+        std::uint32_t state = 1;
+        for (char& c : name) {
+            state = state * 1103515245u + 12345u;
+            c = static_cast<char>('a' + (state >> 16) % 26);
+        }
+        const HtmlText t = render("<" + name + " onclick=x>t</p>");
+        CHECK(t.counts.attributes_dropped == 1'000'000 / 100 - 1 + 1 - html_max_attributes);
+        CHECK(t.counts.event_handlers == 1);
+        REQUIRE(find_note(t, html_note::attributes_capped) != nullptr);
+        CHECK(t.text.ends_with("t"));
+    }
+}
