@@ -20,6 +20,7 @@
 #include "gateway/audit/audit_store.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/log/log.hpp"
 #include "gateway/pipeline/gateway.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
 
@@ -49,6 +50,8 @@ commands:
 global options:
   --config FILE     config file (default: the shipped defaults, config/mugaika.toml)
   --state-dir DIR   overrides [gateway] state_dir
+  -v, --verbose     log one line per message (info); twice for debug
+  --syslog          log to syslog (facility mail) instead of stderr
   --help            this text; `mugaika COMMAND --help` for a command
   --version         print the version
 
@@ -546,10 +549,18 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     Global g;
+    int verbosity = 0;
+    bool syslog = false;
     std::size_t i = 0;
     for (; i < args.size(); ++i) {
         const std::string& s = args[i];
-        if (s == "--config" || s == "--state-dir") {
+        if (s == "-v" || s == "--verbose") {
+            ++verbosity;
+        } else if (s == "-vv") {
+            verbosity += 2;
+        } else if (s == "--syslog") {
+            syslog = true;
+        } else if (s == "--config" || s == "--state-dir") {
             if (i + 1 >= args.size()) {
                 usage_error(s + " needs a value");
             }
@@ -566,6 +577,11 @@ int run(int argc, char** argv) {
             break;
         }
     }
+    mugaika::log::configure(syslog ? mugaika::log::Sink::Syslog : mugaika::log::Sink::Stderr,
+                            // Without -v the command's own one-line messages say it all.
+                            verbosity >= 2   ? mugaika::log::Level::Debug
+                            : verbosity == 1 ? mugaika::log::Level::Info
+                                             : mugaika::log::Level::Critical);
     if (i >= args.size()) {
         std::cerr << main_help;
         return exit_usage;

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
+
 #include <toml.hpp>
 
 #include "filters/text/html_to_text.hpp"
@@ -111,6 +113,42 @@ Apply choice_setting(std::vector<std::string> allowed,
     };
 }
 
+Apply list_setting(std::function<std::string(Config&, std::vector<std::string>)> set) {
+    return [=](Config& c, const toml::value& v) -> std::string {
+        if (!v.is_array()) {
+            return "expected a list of strings, e.g. [\"a\", \"b\"]";
+        }
+        std::vector<std::string> items;
+        for (const toml::value& item : v.as_array()) {
+            if (!item.is_string() || item.as_string().str.empty()) {
+                return "expected a list of non-empty strings";
+            }
+            items.push_back(item.as_string().str);
+        }
+        return set(c, std::move(items));
+    };
+}
+
+/// "10.0.0.0/8", "192.0.2.1", "2001:db8::/32": an address with an optional prefix length.
+bool valid_cidr(const std::string& s) {
+    const auto slash = s.find('/');
+    const std::string addr = s.substr(0, slash);
+    const bool v6 = addr.find(':') != std::string::npos;
+    unsigned char buf[16];
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
+        return false;
+    }
+    if (slash == std::string::npos) {
+        return true;
+    }
+    const std::string bits = s.substr(slash + 1);
+    if (bits.empty() || bits.size() > 3 ||
+        !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return false;
+    }
+    return std::stoi(bits) <= (v6 ? 128 : 32);
+}
+
 Action message_action(const std::string& s) {
     return s == "reject" ? Action::Reject : Action::Tempfail;
 }
@@ -208,6 +246,58 @@ const std::vector<Setting>& table() {
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
          string_setting(&Config::milter_listen)},
+        {{"milter", "socket_mode", "string", R"("0660")",
+          "Permissions of a unix listen socket, octal"},
+         [](Config& c, const toml::value& v) -> std::string {
+             std::string m;
+             if (auto e = want_string(v, m); !e.empty()) {
+                 return e;
+             }
+             if (m.empty() || m.size() > 4 ||
+                 !std::all_of(m.begin(), m.end(), [](char ch) { return ch >= '0' && ch <= '7'; })) {
+                 return "expected an octal mode such as \"0660\"";
+             }
+             c.milter_socket_mode = static_cast<unsigned>(std::stoul(m, nullptr, 8));
+             return {};
+         }},
+        {{"milter", "socket_group", "string", R"("")",
+          "Group that owns a unix listen socket (e.g. postfix); empty: unchanged"},
+         string_setting(&Config::milter_socket_group)},
+        {{"milter", "user", "string", R"("")",
+          "User the milter runs as after binding (started as root); empty: unchanged"},
+         string_setting(&Config::milter_user)},
+        {{"milter", "inbound_daemons", "list", "[]",
+          "Postfix {daemon_name} values whose mail is inbound (Internet -> LGWAN)"},
+         list_setting([](Config& c, std::vector<std::string> v) {
+             c.inbound_daemons = std::move(v);
+             return std::string();
+         })},
+        {{"milter", "outbound_daemons", "list", "[]",
+          "Postfix {daemon_name} values whose mail is outbound (LGWAN -> Internet)"},
+         list_setting([](Config& c, std::vector<std::string> v) {
+             c.outbound_daemons = std::move(v);
+             return std::string();
+         })},
+        {{"milter", "outbound_networks", "list", "[]",
+          "Client networks (CIDR) whose mail is outbound when no daemon name decides"},
+         list_setting([](Config& c, std::vector<std::string> v) -> std::string {
+             for (const auto& n : v) {
+                 if (!valid_cidr(n)) {
+                     return "not an address or network: \"" + n + "\"";
+                 }
+             }
+             c.outbound_networks = std::move(v);
+             return {};
+         })},
+        {{"milter", "spool_memory", "size", R"("4MiB")",
+          "Message bytes held in memory before the rest goes to a spool file"},
+         size_setting(0, [](Config& c, std::uint64_t n) { c.spool_memory = n; })},
+        {{"milter", "timeout", "duration", R"("300s")",
+          "How long the milter waits for the MTA on an open connection"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.milter_timeout = d; })},
+        {{"milter", "shutdown_grace", "duration", R"("60s")",
+          "How long SIGTERM waits for messages in flight before exiting"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.shutdown_grace = d; })},
         {{"audit", "path", "string", R"("")", "SQLite audit database; empty: <state_dir>/audit.db"},
          string_setting(&Config::audit_path)},
     };

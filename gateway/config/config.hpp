@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "filters/core/result.hpp"
-#include "gateway/mime/mime_tree.hpp"
+#include "gateway/mime/mime_limits.hpp"
 #include "gateway/rules/rules.hpp"
 
 namespace mugaika::gateway {
@@ -51,6 +51,15 @@ struct Config {
     std::string av_database;
     // [milter]
     std::string milter_listen;
+    unsigned milter_socket_mode = 0660;
+    std::string milter_socket_group;
+    std::string milter_user;
+    std::vector<std::string> inbound_daemons;   ///< {daemon_name} values served as inbound
+    std::vector<std::string> outbound_daemons;  ///< {daemon_name} values served as outbound
+    std::vector<std::string> outbound_networks; ///< client networks (CIDR) treated as outbound
+    std::uint64_t spool_memory = 0;             ///< bytes held in memory before a spool file
+    std::chrono::milliseconds milter_timeout{0};
+    std::chrono::milliseconds shutdown_grace{0};
     // [audit]
     std::string audit_path; ///< empty: <state_dir>/audit.db
     // [[rules]]

@@ -10,15 +10,9 @@
 
 #include "filters/core/result.hpp"
 #include "gateway/mime/gref.hpp"
+#include "gateway/mime/mime_limits.hpp"
 
 namespace mugaika::gateway {
-
-/// Limits applied while parsing and walking one message.
-struct MimeLimits {
-    std::size_t max_depth = 32;          ///< nesting of multiparts and message/rfc822
-    std::size_t max_parts = 1000;        ///< entities of any kind
-    std::size_t max_header_size = 65536; ///< one header field, name and folded value
-};
 
 /// What a node of the MIME tree is.
 enum class NodeKind : std::uint8_t {

@@ -15,6 +15,7 @@
 #include "filters/text/header_text.hpp"
 #include "filters/text/html_to_text.hpp"
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/log/log.hpp"
 #include "gateway/mime/mime_tree.hpp"
 #include "gateway/pipeline/notice.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
@@ -548,6 +549,20 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             out.reason = std::string(rec.error().what);
             out.output.clear();
         }
+        const std::string_view qid = envelope.queue_id.empty() ? "-" : envelope.queue_id;
+        if (!rec) {
+            log::error("{}: audit: write_failed: audit={} {}", qid, out.audit_id,
+                       rec.error().detail);
+        }
+        const log::Level level = out.disposition == Disposition::Deliver  ? log::Level::Info
+                                 : out.disposition == Disposition::Reject ? log::Level::Warning
+                                                                          : log::Level::Error;
+        log::line(level,
+                  "{}: gateway: {}: audit={} reason={} rule={} from=<{}> size={} parts={} "
+                  "duration_ms={}",
+                  qid, audit.verdict, out.audit_id, out.reason, out.rule.empty() ? "-" : out.rule,
+                  envelope.mail_from, source.bytes.size(), out.parts.size(),
+                  audit.duration_us / 1000);
         if (out.disposition == Disposition::Reject) {
             out.smtp_reply = "5.7.1 message refused by the sanitization policy (" + out.reason +
                              "; audit " + out.audit_id + ")";
@@ -781,6 +796,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                 detail.emplace_back("mismatched_links", std::to_string(c.mismatched_links));
                 detail.emplace_back("form_controls", std::to_string(c.form_controls));
                 detail.emplace_back("long_urls", std::to_string(c.long_urls));
+                detail.emplace_back("attributes_dropped", std::to_string(c.attributes_dropped));
                 if (r->depth_exceeded) {
                     detail.emplace_back("depth_exceeded", std::to_string(c.max_depth_seen));
                 }
