@@ -549,7 +549,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             out.reason = std::string(rec.error().what);
             out.output.clear();
         }
-        const std::string_view qid = envelope.queue_id.empty() ? "-" : envelope.queue_id;
+        const std::string qid = envelope.queue_id.empty() ? std::string("-") : envelope.queue_id;
         if (!rec) {
             log::error("{}: audit: write_failed: audit={} {}", qid, out.audit_id,
                        rec.error().detail);
