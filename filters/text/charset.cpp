@@ -925,6 +925,23 @@ std::string detect_charset(std::string_view bytes) {
 Result<Decoded> decode_to_utf8(std::string_view bytes, std::string_view declared,
                                std::size_t max_output) {
     const std::string canon = canonical_charset(declared);
+    // Fast path for the common case: text labelled UTF-8 (or US-ASCII) that is exactly that.
+    // Without escape sequences no other charset can claim such bytes, so the detection pass
+    // and the decoder have nothing to add.
+    if ((canon == "utf-8" || canon == "us-ascii") &&
+        std::memchr(bytes.data(), 0x1b, bytes.size()) == nullptr && is_valid_utf8(bytes) &&
+        (canon == "utf-8" || std::all_of(bytes.begin(), bytes.end(), [](char c) {
+             return static_cast<unsigned char>(c) < 0x80;
+         }))) {
+        if (bytes.size() > max_output) {
+            return fail(ErrorCode::LimitExceeded, "charset.output_exceeded",
+                        "size=" + std::to_string(bytes.size()));
+        }
+        Decoded d;
+        d.utf8.assign(bytes);
+        d.charset = canon;
+        return d;
+    }
     const Detection detected = analyze(bytes);
     if (canon.empty() || (!builtin(canon) && !iconv_knows(canon))) {
         return finish(attempt(bytes, detected.charset, max_output), detected.charset, true);

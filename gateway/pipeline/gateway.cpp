@@ -694,20 +694,20 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             detail.emplace_back("bad_encoding", "1");
         }
 
-        Decision decision;
-        if (w.alt_unused[i]) {
+        PartFacts f;
+        f.direction = audit.direction;
+        f.sender = envelope.mail_from;
+        f.recipients = &envelope.rcpt_to;
+        f.role = rep.role;
+        f.declared_type = rep.declared_type;
+        f.detected_type = rep.detected_type;
+        f.filename = rep.filename;
+        f.size = rep.size;
+        Decision decision = decide(cfg.rules, f);
+        if (w.alt_unused[i] && decision.action != Action::Keep &&
+            decision.action != Action::Reject) {
+            // The alternative not shown: dropped, unless a rule keeps (or rejects) it.
             decision = Decision{Action::Strip, alternative_rule_id};
-        } else {
-            PartFacts f;
-            f.direction = audit.direction;
-            f.sender = envelope.mail_from;
-            f.recipients = &envelope.rcpt_to;
-            f.role = rep.role;
-            f.declared_type = rep.declared_type;
-            f.detected_type = rep.detected_type;
-            f.filename = rep.filename;
-            f.size = rep.size;
-            decision = decide(cfg.rules, f);
         }
         if (decision.action == Action::Text && rep.role == Role::Attachment &&
             rep.detected_type.rfind("text/", 0) != 0 && rep.detected_type != "application/json" &&
@@ -960,24 +960,21 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
         rep.role = w.roles[i];
         auto detected = detect_type(content->bytes, rep.role, rep.declared_type);
         rep.detected_type = detected ? *detected : std::string("unknown");
-        Decision d;
-        if (w.alt_unused[i]) {
+        PartFacts f;
+        f.direction = direction;
+        f.sender = envelope.mail_from;
+        f.recipients = &envelope.rcpt_to;
+        f.role = rep.role;
+        f.declared_type = rep.declared_type;
+        f.detected_type = rep.detected_type;
+        f.filename = rep.filename;
+        f.size = rep.size;
+        Decision d = decide(cfg.rules, f);
+        if (w.alt_unused[i] && d.action != Action::Keep && d.action != Action::Reject) {
             d = Decision{Action::Strip, alternative_rule_id};
             rep.reason = "alternative.not_chosen";
-        } else {
-            PartFacts f;
-            f.direction = direction;
-            f.sender = envelope.mail_from;
-            f.recipients = &envelope.rcpt_to;
-            f.role = rep.role;
-            f.declared_type = rep.declared_type;
-            f.detected_type = rep.detected_type;
-            f.filename = rep.filename;
-            f.size = rep.size;
-            d = decide(cfg.rules, f);
-            if (w.related_extra[i]) {
-                rep.reason = "related.inline_removed";
-            }
+        } else if (w.related_extra[i] && d.action == Action::Strip) {
+            rep.reason = "related.inline_removed";
         }
         rep.action = d.action;
         rep.rule = std::string(d.rule);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""e2e.directions: one mail (HTML alternative plus a PDF attachment), sent byte for byte the same
-through both smtpd services. Through "lgwan" (milter_macro_daemon_name=lgwan, outbound) it
+"""e2e.directions: the same mail, byte for byte, through both smtpd services; once a plain
+text/plain mail, once a multipart one (HTML alternative plus a PDF attachment). Through "lgwan" (milter_macro_daemon_name=lgwan, outbound) it
 arrives unchanged except for an added `X-Mugaika-Sanitized: ...; mode=pass`; through "internet"
 (inbound) it arrives as one text/plain part with the notice, the attachment listed. The audit
 trail holds one outbound and one inbound record for it."""
@@ -16,6 +16,11 @@ import mugaika_e2e as e2e  # noqa: E402
 from test_samples import header_lines, strip_postfix_trace  # noqa: E402
 
 MID = "<directions@e2e.mugaika.test>"
+
+
+def plain_mail() -> bytes:
+    return e2e.make_mail("請求書の件", "請求書を受領しました。\n４月３０日までにお支払いします。\n", MID,
+                         sender="kimura@city.example.lg.jp", to="billing@example.com")
 
 
 def the_mail() -> bytes:
@@ -34,10 +39,15 @@ def the_mail() -> bytes:
 
 
 class Directions(unittest.TestCase):
-    def test_lgwan_passes_internet_sanitizes(self):
+    def test_plain_mail(self):
+        self.check(plain_mail(), multipart=False)
+
+    def test_multipart_mail(self):
+        self.check(the_mail(), multipart=True)
+
+    def check(self, mail: bytes, multipart: bool):
         with e2e.Harness() as h:
             h.start_milter()
-            mail = the_mail()
             self.assertEqual(h.send(mail, h.lgwan_port, "kimura@city.example.lg.jp",
                                     ["billing@example.com"])[0], 250)
             h.wait_drained()
@@ -51,7 +61,8 @@ class Directions(unittest.TestCase):
                 stamp = d.header("X-Mugaika-Sanitized")
                 by_mode["pass" if "mode=pass" in stamp else "text" if "mode=text" in stamp
                         else stamp] = d
-            self.assertEqual(sorted(by_mode), ["pass", "text"])
+            self.assertEqual(sorted(by_mode), ["pass", "text"],
+                             "modes: " + str([d.header("X-Mugaika-Sanitized") for d in got]))
 
             out = by_mode["pass"]
             self.assertEqual(e2e.sanitized_problems(out, "pass"), [])
@@ -66,16 +77,18 @@ class Directions(unittest.TestCase):
             inb = by_mode["text"]
             self.assertEqual(e2e.sanitized_problems(inb, "text"), [])
             text = inb.text()
-            self.assertIn("請求書.pdf", text)
             self.assertIn("受領", text)
-            self.assertNotIn("alert(1)", text)
+            if multipart:
+                self.assertIn("請求書.pdf", text)
+                self.assertNotIn("alert(1)", text)
             self.assertEqual(inb.header("Subject"), "請求書の件")
             self.assertEqual(inb.message_id, MID)
 
             rows = [r for r in h.audit_rows() if r["message_id"] == MID]
             self.assertEqual(sorted(r["direction"] for r in rows), ["inbound", "outbound"])
             for r in rows:
-                self.assertEqual(r["verdict"], "sanitized")
+                self.assertEqual(r["verdict"],
+                                 "passed" if r["direction"] == "outbound" else "sanitized")
                 self.assertEqual(h.export_original(r["audit_id"]), mail)
 
 

@@ -4,7 +4,8 @@ socket, without Postfix. Each script in tests/e2e/miltertest/ drives one connect
   several.lua  three messages on one connection, each replaced correctly
   abort.lua    abort in the middle of a body (and right after the headers), then a new message
   chunks.lua   a body sent in 1-byte (and 7-byte) chunks
-  reject.lua   the reject rule: SMFIR_REPLYCODE 550 5.7.1, no body change; then a normal message
+  reject.lua   the reject rule: SMFIR_REPLYCODE, no body change; then a normal message on the
+               same connection (the 550 5.7.1 text is checked through Postfix)
   outbound.lua {daemon_name}=lgwan: body untouched, X-Mugaika-Sanitized mode=pass
 The milter runs with the notice disabled so that the replacement body does not hold the audit id:
 the expected body is exactly what `mugaika sanitize` makes of the same mail with the same config

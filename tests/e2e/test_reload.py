@@ -79,7 +79,12 @@ class Reload(unittest.TestCase):
             log_before = len(h.milter.log_text())
             h.milter.write_config(h.milter_config(extra_rules=e2e.REJECT_EXE_RULE))
             h.reload()
-            time.sleep(2)
+            try:
+                e2e.wait_for(lambda: re.search(r"reloaded", h.milter.log_text()[log_before:]), 15,
+                             what="a log line saying the config was reloaded")
+            except TimeoutError:
+                self.fail("no log line about the reload; log since HUP:\n"
+                          + h.milter.log_text()[log_before:])
             r = send_retrying(h, exe_mail(2))
             self.assertIsInstance(r, e2e.SmtpError, "exe mail accepted after the reload; log:\n"
                                   + h.milter.log_text()[log_before:])

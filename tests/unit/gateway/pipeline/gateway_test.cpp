@@ -454,3 +454,22 @@ TEST_CASE("gateway: Japanese headers in any encoding reach the recipient as UTF-
         CHECK(static_cast<unsigned char>(c) < 0x80);
     }
 }
+
+TEST_CASE("gateway: outbound multipart mail with alternatives and attachments passes unchanged") {
+    Fixture f;
+    Envelope env;
+    env.direction = "outbound";
+    env.mail_from = "staff@city.example.lg.jp";
+    env.rcpt_to = {"partner@example.com"};
+    const std::string m = mail(
+        "Subject: out\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"m\"\n",
+        "--m\nContent-Type: multipart/alternative; boundary=\"a\"\n\n"
+        "--a\nContent-Type: text/plain\n\nplain\n--a\nContent-Type: text/html\n\n<p>html</p>\n--a--\n"
+        "--m\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\n"
+        "%PDF-1.4\n--m--\n");
+    Outcome o = f.run(m, env);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.reason == "passed");
+    CHECK(o.output.substr(o.output.find("\r\n") + 2) == m);
+    CHECK(f.rows().at(0).msg.verdict == "passed");
+}
