@@ -61,7 +61,7 @@ def main() -> int:
                 answer = f"{err.code} {err.message}"
             sent[mid] = (path, raw, answer)
         h.wait_drained()
-        received = {d.message_id(): d for d in h.delivered()}
+        received = {d.message_id: d for d in h.delivered()}
         for mid, (path, raw, answer) in sent.items():
             print(f"\n## {path.name}  ({'lgwan -> internet' if 'outbound' in path.name else 'internet -> lgwan'})")
             print(f"   sent:     {subject_of(raw)[:70]}")
@@ -71,16 +71,15 @@ def main() -> int:
             if d is None:
                 print("   mailbox:  (nothing delivered)")
                 continue
-            body = d.header_block() + b"\r\n"
             print(f"   mailbox:  {d.header('X-Mugaika-Sanitized')[:100]}")
-            print(f"             {parts_of(Path(d.path).read_bytes())}")
+            print(f"             {len(d.raw):,} bytes, {parts_of(d.raw)}")
             lines = [l for l in d.text().splitlines() if l.strip()]
             # Skip the notice's frame, show what the staff reads first.
             shown = [l for l in lines if not l.startswith("━")][:8]
             for line in shown:
                 print(f"   | {line[:110]}")
         print("\n== audit trail (newest first)")
-        print(h.cli("audit", "query", "--limit", "15").stdout)
+        print(h.cli("audit", "query", "--limit", "15").stdout.decode())
         print("== audit chain")
         print(h.audit_verify())
         first = next(iter(sent.values()))
