@@ -148,7 +148,9 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
     // and keep their peaks. A few shared arenas keep the worker's memory flat under load.
     mallopt(M_ARENA_MAX, 4);
     const passwd* pw = nullptr;
-    if (!cfg->milter_user.empty()) {
+    if (!cfg->milter_user.empty() && getuid() != 0) {
+        log::warning("-: milter: not started as root: user={} ignored", cfg->milter_user);
+    } else if (!cfg->milter_user.empty()) {
         pw = getpwnam(cfg->milter_user.c_str());
         if (pw == nullptr) {
             log::line(log::Level::Critical, "-: milter: no such user: {}", cfg->milter_user);

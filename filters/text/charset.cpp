@@ -929,7 +929,7 @@ Result<Decoded> decode_to_utf8(std::string_view bytes, std::string_view declared
     // Without escape sequences no other charset can claim such bytes, so the detection pass
     // and the decoder have nothing to add.
     if ((canon == "utf-8" || canon == "us-ascii") &&
-        std::memchr(bytes.data(), 0x1b, bytes.size()) == nullptr && is_valid_utf8(bytes) &&
+        bytes.find('\x1b') == std::string_view::npos && is_valid_utf8(bytes) &&
         (canon == "utf-8" || std::all_of(bytes.begin(), bytes.end(), [](char c) {
              return static_cast<unsigned char>(c) < 0x80;
          }))) {

@@ -245,7 +245,29 @@ const std::vector<Setting>& table() {
          string_setting(&Config::av_database)},
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
-         string_setting(&Config::milter_listen)},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.milter_listen); !e.empty()) {
+                 return e;
+             }
+             const std::string& l = c.milter_listen;
+             const bool unix_ok = (l.rfind("unix:/", 0) == 0 || l.rfind("local:/", 0) == 0) &&
+                                  l.size() - l.find(':') - 1 < 108;
+             bool inet_ok = false;
+             if (l.rfind("inet:", 0) == 0 || l.rfind("inet6:", 0) == 0) {
+                 const std::string rest = l.substr(l.find(':') + 1);
+                 const std::string port = rest.substr(0, rest.find('@'));
+                 inet_ok = !port.empty() && port.size() <= 5 &&
+                           std::all_of(port.begin(), port.end(),
+                                       [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+                           std::stoi(port) > 0 && std::stoi(port) < 65536;
+             }
+             if (!unix_ok && !inet_ok) {
+                 return "expected \"unix:/absolute/path\" (under 108 bytes) or "
+                        "\"inet:PORT@HOST\", not \"" +
+                        l + "\"";
+             }
+             return {};
+         }},
         {{"milter", "socket_mode", "string", R"("0660")",
           "Permissions of a unix listen socket, octal"},
          [](Config& c, const toml::value& v) -> std::string {

@@ -365,6 +365,36 @@ void render(const Work& w, const std::vector<std::optional<BodyText>>& bodies, i
     }
 }
 
+/// A message-level step event (no part path).
+AuditEvent step_event(std::string filter, std::string action, std::string reason,
+                      std::uint64_t size, std::string sha256_before, std::string sha256_after,
+                      std::int64_t duration_us, std::string detail = {}) {
+    AuditEvent ev;
+    ev.filter = std::move(filter);
+    ev.action = std::move(action);
+    ev.reason = std::move(reason);
+    ev.size = size;
+    ev.sha256_before = std::move(sha256_before);
+    ev.sha256_after = std::move(sha256_after);
+    ev.duration_us = duration_us;
+    ev.detail = std::move(detail);
+    return ev;
+}
+
+/// The facts the rules see for one part.
+PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_view direction) {
+    PartFacts f;
+    f.direction = direction;
+    f.sender = envelope.mail_from;
+    f.recipients = &envelope.rcpt_to;
+    f.role = rep.role;
+    f.declared_type = rep.declared_type;
+    f.detected_type = rep.detected_type;
+    f.filename = rep.filename;
+    f.size = rep.size;
+    return f;
+}
+
 } // namespace
 
 std::string_view to_string(Disposition d) noexcept {
@@ -452,6 +482,8 @@ Outcome Gateway::process(const Envelope& envelope, const MessageSource& source) 
     try {
         return process_checked(envelope, source);
     } catch (const std::exception& e) {
+        log::error("{}: gateway: internal_error: error=\"{}\"",
+                   envelope.queue_id.empty() ? std::string("-") : envelope.queue_id, e.what());
         Outcome o;
         o.disposition = Disposition::Tempfail;
         o.reason = "gateway.internal_error";
@@ -589,14 +621,9 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             return finish_error(kept.error(), "quarantine");
         }
         out.quarantine_id = *kept;
-        AuditEvent ev;
-        ev.filter = "quarantine";
-        ev.action = "keep";
-        ev.reason = "quarantine.kept";
-        ev.size = source.bytes.size();
-        ev.sha256_before = out.sha256_in;
-        ev.duration_us = micros_since(tq);
-        audit.events.push_back(std::move(ev));
+        audit.events.push_back(step_event("quarantine", "keep", "quarantine.kept",
+                                          source.bytes.size(), out.sha256_in, {},
+                                          micros_since(tq)));
     }
 
     // 2. parse under limits.
@@ -694,16 +721,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             detail.emplace_back("bad_encoding", "1");
         }
 
-        PartFacts f;
-        f.direction = audit.direction;
-        f.sender = envelope.mail_from;
-        f.recipients = &envelope.rcpt_to;
-        f.role = rep.role;
-        f.declared_type = rep.declared_type;
-        f.detected_type = rep.detected_type;
-        f.filename = rep.filename;
-        f.size = rep.size;
-        Decision decision = decide(cfg.rules, f);
+        Decision decision = decide(cfg.rules, facts_of(rep, envelope, audit.direction));
         if (w.alt_unused[i] && decision.action != Action::Keep &&
             decision.action != Action::Reject) {
             // The alternative not shown: dropped, unless a rule keeps (or rejects) it.
@@ -864,14 +882,8 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         out.output =
             passthrough_message(source.bytes, tree.headers(), out.audit_id, cfg.ruleset_version);
         out.sha256_out = sha256_hex(out.output);
-        AuditEvent ev;
-        ev.filter = "rebuild";
-        ev.action = "keep";
-        ev.reason = "rebuild.passthrough";
-        ev.size = out.output.size();
-        ev.sha256_after = out.sha256_out;
-        ev.duration_us = micros_since(tr);
-        audit.events.push_back(std::move(ev));
+        audit.events.push_back(step_event("rebuild", "keep", "rebuild.passthrough",
+                                          out.output.size(), {}, out.sha256_out, micros_since(tr)));
         return finish(Disposition::Deliver, "passed");
     }
 
@@ -899,21 +911,13 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     }
     out.output = std::move(rebuilt->bytes);
     out.sha256_out = sha256_hex(out.output);
-    {
-        AuditEvent ev;
-        ev.filter = "rebuild";
-        ev.action = "text";
-        ev.reason = "rebuild.text";
-        ev.size = out.output.size();
-        ev.sha256_after = out.sha256_out;
-        ev.detail = join_detail({{"charset", cfg.output_charset},
-                                 {"unencodable", std::to_string(rebuilt->unencodable)},
-                                 {"headers_reencoded", std::to_string(rebuilt->headers_reencoded)},
-                                 {"kept", std::to_string(rin.kept.size())},
-                                 {"removed", std::to_string(facts.removed.size())}});
-        ev.duration_us = micros_since(tr);
-        audit.events.push_back(std::move(ev));
-    }
+    audit.events.push_back(step_event(
+        "rebuild", "text", "rebuild.text", out.output.size(), {}, out.sha256_out, micros_since(tr),
+        join_detail({{"charset", cfg.output_charset},
+                     {"unencodable", std::to_string(rebuilt->unencodable)},
+                     {"headers_reencoded", std::to_string(rebuilt->headers_reencoded)},
+                     {"kept", std::to_string(rin.kept.size())},
+                     {"removed", std::to_string(facts.removed.size())}})));
     return finish(Disposition::Deliver, "sanitized");
 }
 
@@ -958,18 +962,10 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
         rep.size = content->bytes.size();
         rep.sha256 = sha256_hex(content->bytes);
         rep.role = w.roles[i];
-        auto detected = detect_type(content->bytes, rep.role, rep.declared_type);
+        auto detected =
+            detect_type(content->bytes, w.alt_unused[i] ? Role::Body : rep.role, rep.declared_type);
         rep.detected_type = detected ? *detected : std::string("unknown");
-        PartFacts f;
-        f.direction = direction;
-        f.sender = envelope.mail_from;
-        f.recipients = &envelope.rcpt_to;
-        f.role = rep.role;
-        f.declared_type = rep.declared_type;
-        f.detected_type = rep.detected_type;
-        f.filename = rep.filename;
-        f.size = rep.size;
-        Decision d = decide(cfg.rules, f);
+        Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
         if (w.alt_unused[i] && d.action != Action::Keep && d.action != Action::Reject) {
             d = Decision{Action::Strip, alternative_rule_id};
             rep.reason = "alternative.not_chosen";

@@ -158,3 +158,22 @@ TEST_CASE("config: sizes and durations carry units") {
     CHECK_FALSE(parse_duration("30"));
     CHECK_FALSE(parse_duration("-3s"));
 }
+
+TEST_CASE("config: the milter's listen address is checked when the file is read") {
+    for (const char* bad :
+         {"unix:relative.sock", "inet:notaport@127.0.0.1", "inet:70000", "tcp:25", ""}) {
+        CAPTURE(bad);
+        auto cfg = load_config_text(std::string("[milter]\nlisten = \"") + bad + "\"\n", "l.toml");
+        REQUIRE_FALSE(cfg);
+        CHECK(cfg.error()[0].setting == "[milter] listen");
+        CHECK(cfg.error()[0].line == 2);
+    }
+    for (const char* good : {"unix:/run/mugaika/milter.sock", "inet:8891@127.0.0.1", "inet:8891"}) {
+        CAPTURE(good);
+        CHECK(load_config_text(std::string("[milter]\nlisten = \"") + good + "\"\n", "l.toml"));
+    }
+    auto lists = load_config_text("[milter]\noutbound_networks = [\"10.0.0.0/8\", \"300.1.1.1\"]\n",
+                                  "n.toml");
+    REQUIRE_FALSE(lists);
+    CHECK(lists.error()[0].message.find("300.1.1.1") != std::string::npos);
+}

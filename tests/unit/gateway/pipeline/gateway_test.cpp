@@ -436,16 +436,16 @@ TEST_CASE("gateway: Japanese headers in any encoding reach the recipient as UTF-
     Fixture f;
     // A Shift_JIS Subject mislabelled as ISO-2022-JP, a raw 8-bit CP932 display name, and a
     // UTF-8 word split inside a character.
-    const std::string m = mail("From: \x8e\x52\x93\x63 <yamada@example.jp>\n"
-                               "To: =?UTF-8?B?5bGx?= =?UTF-8?B?55Sw?= <a@example.jp>, b@example.jp\n"
-                               "Subject: =?ISO-2022-JP?B?iMCRUw==?=\n"
-                               "X-Other: keep =?UTF-8?B?5bGx?=\n"
-                               "Content-Type: text/plain\n",
-                               "body\n");
+    const std::string m =
+        mail("From: \x8e\x52\x93\x63 <yamada@example.jp>\n"
+             "To: =?UTF-8?B?5bGx?= =?UTF-8?B?55Sw?= <a@example.jp>, b@example.jp\n"
+             "Subject: =?ISO-2022-JP?B?iMCRUw==?=\n"
+             "X-Other: keep =?UTF-8?B?5bGx?=\n"
+             "Content-Type: text/plain\n",
+             "body\n");
     Outcome o = f.run(m);
     REQUIRE(o.disposition == Disposition::Deliver);
-    CHECK(o.output.find("From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\n") !=
-          std::string::npos);
+    CHECK(o.output.find("From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>\r\n") != std::string::npos);
     CHECK(o.output.find("To: =?UTF-8?B?5bGx55Sw?= <a@example.jp>,\r\n b@example.jp\r\n") !=
           std::string::npos);
     CHECK(o.output.find("Subject: =?UTF-8?B?5a6J5YWo?=\r\n") != std::string::npos);
@@ -464,7 +464,8 @@ TEST_CASE("gateway: outbound multipart mail with alternatives and attachments pa
     const std::string m = mail(
         "Subject: out\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"m\"\n",
         "--m\nContent-Type: multipart/alternative; boundary=\"a\"\n\n"
-        "--a\nContent-Type: text/plain\n\nplain\n--a\nContent-Type: text/html\n\n<p>html</p>\n--a--\n"
+        "--a\nContent-Type: text/plain\n\nplain\n--a\nContent-Type: "
+        "text/html\n\n<p>html</p>\n--a--\n"
         "--m\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\n"
         "%PDF-1.4\n--m--\n");
     Outcome o = f.run(m, env);
@@ -472,4 +473,17 @@ TEST_CASE("gateway: outbound multipart mail with alternatives and attachments pa
     CHECK(o.reason == "passed");
     CHECK(o.output.substr(o.output.find("\r\n") + 2) == m);
     CHECK(f.rows().at(0).msg.verdict == "passed");
+}
+
+TEST_CASE("gateway: a message with no body and empty parts is sanitized, not failed") {
+    Fixture f;
+    for (const std::string& m :
+         {mail("Subject: empty\n", ""),
+          mail("Subject: e\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+               "--b\nContent-Type: text/plain; charset=utf-8\n\n--b\nContent-Type: text/html\n\n"
+               "--b--\n")}) {
+        Outcome o = f.run(m);
+        CHECK(o.disposition == Disposition::Deliver);
+        CHECK(o.audited);
+    }
 }
