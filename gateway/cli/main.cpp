@@ -23,6 +23,7 @@
 #include "gateway/log/log.hpp"
 #include "gateway/pipeline/gateway.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
+#include "gateway/quarantine/quarantine_views.hpp"
 
 namespace {
 
@@ -43,7 +44,7 @@ commands:
   sanitize IN.eml [-o OUT.eml]     sanitize one mail (stdin/stdout when omitted)
   rules explain MAIL.eml           show the rule and action for every part, changing nothing
   config check [FILE]              report every problem in a config file
-  quarantine export ID -o FILE     write a kept original, byte for byte
+  quarantine list|show|export      the kept originals: list them, show one, write one back
   audit query [FILTERS]            list audit records
   audit verify                     check the hash chain of the audit trail
 
@@ -90,10 +91,14 @@ FILE:LINE: SETTING: MESSAGE. Exit 0 when the file is valid, 2 otherwise.
 )";
 
 constexpr const char* quarantine_help =
-    R"(usage: mugaika [--state-dir DIR] quarantine export ID -o FILE
+    R"(usage: mugaika [--state-dir DIR] quarantine list [--format table|json] [--limit N] [--offset N]
+       mugaika [--state-dir DIR] quarantine show ID
+       mugaika [--state-dir DIR] quarantine export ID -o FILE
 
-Writes the original of a message, byte for byte. ID is the quarantine id (SHA-256) or the audit id
-printed by `sanitize --json` and shown in the notice.
+Every original is kept before any answer is given. `list` shows them newest first (time, id,
+audit id, verdict, reason, size, sender, subject); `show` tells the story of one: envelope, parts
+with names, declared and detected types, actions and sizes; `export` writes it byte for byte.
+ID is the quarantine id (SHA-256) or the audit id shown in the notice.
 )";
 
 constexpr const char* audit_help =
@@ -388,10 +393,79 @@ int cmd_config(const Global& g, const std::vector<std::string>& args) {
     return exit_ok;
 }
 
+int cmd_quarantine_list(const Global& g, const std::vector<std::string>& args) {
+    std::string format = "table";
+    std::size_t limit = 50;
+    std::size_t offset = 0;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) {
+                usage_error(s + " needs a value");
+            }
+            return args[++i];
+        };
+        if (s == "--format") {
+            format = value();
+            if (format != "table" && format != "json") {
+                usage_error("--format must be table or json");
+            }
+        } else if (s == "--json") {
+            format = "json";
+        } else if (s == "--limit" || s == "--offset") {
+            const std::string v = value();
+            char* end = nullptr;
+            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0') {
+                usage_error(s + " needs a number");
+            }
+            (s == "--limit" ? limit : offset) = static_cast<std::size_t>(n);
+        } else {
+            usage_error("unknown quarantine list option " + s);
+        }
+    }
+    auto gw = open_gateway(g);
+    auto entries = list_quarantine(gw->audit(), gw->quarantine(), limit, offset);
+    if (!entries) {
+        std::cerr << "mugaika: " << entries.error().what << ": " << entries.error().detail << "\n";
+        return exit_internal;
+    }
+    std::cout << (format == "json" ? render_quarantine_json(*entries) + "\n"
+                                   : render_quarantine_table(*entries));
+    return exit_ok;
+}
+
+int cmd_quarantine_show(const Global& g, const std::vector<std::string>& args) {
+    if (args.size() != 2) {
+        usage_error("quarantine show needs one ID");
+    }
+    auto gw = open_gateway(g);
+    auto rows = quarantine_records(gw->audit(), args[1]);
+    if (!rows) {
+        std::cerr << "mugaika: " << rows.error().what << ": " << rows.error().detail << "\n";
+        return rows.error().code == mugaika::filters::ErrorCode::Malformed ? exit_usage
+                                                                           : exit_internal;
+    }
+    std::cout << render_quarantine_show(*rows, gw->quarantine());
+    return exit_ok;
+}
+
 int cmd_quarantine(const Global& g, const std::vector<std::string>& args) {
     if (args.empty() || is_help(args.front())) {
         std::cout << quarantine_help;
         return args.empty() ? exit_usage : exit_ok;
+    }
+    for (const auto& a : args) {
+        if (is_help(a)) {
+            std::cout << quarantine_help;
+            return exit_ok;
+        }
+    }
+    if (args.front() == "list") {
+        return cmd_quarantine_list(g, args);
+    }
+    if (args.front() == "show") {
+        return cmd_quarantine_show(g, args);
     }
     if (args.front() != "export") {
         usage_error("unknown quarantine command " + args.front());
@@ -420,11 +494,8 @@ int cmd_quarantine(const Global& g, const std::vector<std::string>& args) {
     auto gw = open_gateway(g);
     std::string qid = *id;
     if (!is_sha256_hex(qid)) {
-        AuditQuery q;
-        q.audit_id = qid;
-        q.limit = 1;
-        auto rows = gw->audit().query(q);
-        if (!rows || rows->empty() || rows->front().msg.quarantine_id.empty()) {
+        auto rows = quarantine_records(gw->audit(), qid);
+        if (!rows) {
             std::cerr << "mugaika: no kept original for " << qid << "\n";
             return exit_usage;
         }

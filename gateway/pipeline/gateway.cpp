@@ -592,9 +592,9 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         log::line(level,
                   "{}: gateway: {}: audit={} reason={} rule={} from=<{}> size={} parts={} "
                   "duration_ms={}",
-                  qid, audit.verdict, out.audit_id, out.reason, out.rule.empty() ? "-" : out.rule,
-                  envelope.mail_from, source.bytes.size(), out.parts.size(),
-                  audit.duration_us / 1000);
+                  qid, rec ? audit.verdict : std::string(to_string(out.disposition)), out.audit_id,
+                  out.reason, out.rule.empty() ? "-" : out.rule, envelope.mail_from,
+                  source.bytes.size(), out.parts.size(), audit.duration_us / 1000);
         if (out.disposition == Disposition::Reject) {
             out.smtp_reply = "5.7.1 message refused by the sanitization policy (" + out.reason +
                              "; audit " + out.audit_id + ")";
