@@ -139,9 +139,19 @@ bool fix_socket_owner(const gateway::Config& cfg, uid_t uid) {
 }
 
 int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
-    sigset_t set;
-    sigemptyset(&set);
-    pthread_sigmask(SIG_SETMASK, &set, nullptr);
+    // Every thread this worker starts (the gateway's antivirus watcher, the reload thread,
+    // libmilter's) inherits this mask: SIGUSR1/2 reach only the reload thread's sigwait, and
+    // SIGTERM/SIGHUP/SIGINT only libmilter's signal thread. A thread that left one unblocked
+    // would take its default action and end the process.
+    sigset_t reload_set;
+    sigemptyset(&reload_set);
+    sigaddset(&reload_set, SIGUSR1);
+    sigaddset(&reload_set, SIGUSR2);
+    sigset_t blocked = reload_set;
+    sigaddset(&blocked, SIGTERM);
+    sigaddset(&blocked, SIGHUP);
+    sigaddset(&blocked, SIGINT);
+    pthread_sigmask(SIG_SETMASK, &blocked, nullptr);
 
     gateway::init_libraries();
     // libmilter runs one thread per MTA connection; glibc would give each its own malloc arena
@@ -209,19 +219,7 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
     service.gateway = gw->get();
     milter::install_service(&service);
 
-    // SIGUSR1 (from the supervisor) reloads; SIGUSR2 ends the reload thread. Blocked here, before
-    // smfi_main starts its threads, so that only the reload thread receives them.
-    sigset_t reload_set;
-    sigemptyset(&reload_set);
-    sigaddset(&reload_set, SIGUSR1);
-    sigaddset(&reload_set, SIGUSR2);
-    // The reload thread must also block what libmilter's signal thread waits for (SIGTERM,
-    // SIGHUP, SIGINT): a thread that leaves them unblocked would take SIGTERM's default action.
-    sigset_t blocked = reload_set;
-    sigaddset(&blocked, SIGTERM);
-    sigaddset(&blocked, SIGHUP);
-    sigaddset(&blocked, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
+    // SIGUSR1 (from the supervisor) reloads; SIGUSR2 ends the reload thread (blocked above).
     std::thread reloader([&] {
         for (;;) {
             int sig = 0;

@@ -19,6 +19,7 @@ namespace mugaika::filters::av {
 [[nodiscard]] Result<void> init_clamav();
 
 /// libclamav's scan limits, from config. Every limit that is hit makes the scan Incomplete.
+/// None may be zero (libclamav would read it as "unlimited"): load() refuses it.
 struct ScanLimits {
     std::uint64_t max_scan_size = 100U << 20U; ///< bytes scanned per top-level input, all layers
     std::uint64_t max_file_size = 25U << 20U;  ///< largest single file (input or member) scanned
@@ -37,8 +38,8 @@ enum class ScanStatus : std::uint8_t {
 /// The verdict of one scan.
 struct ScanResult {
     ScanStatus status = ScanStatus::Clean;
-    /// Every name libclamav reported (all-match mode), in report order, detections with the
-    /// ".UNOFFICIAL" suffix libclamav gives to non-official databases. Also holds the
+    /// Every distinct name libclamav reported (all-match mode), in report order; names from
+    /// non-official databases carry libclamav's ".UNOFFICIAL" suffix. Also holds the
     /// "Heuristics.Limits.Exceeded.*", "Heuristics.Encrypted.*" and "Heuristics.Broken.*" names
     /// that made a scan Incomplete, so the audit can say which limit was hit.
     std::vector<std::string> signatures;
@@ -55,15 +56,18 @@ public:
     /// Loads every signature file in `database_dir` (cl_load, CL_DB_STDOPT), applies `limits`
     /// and compiles. Errors: "av.database_missing" (Unsupported) when the directory does not
     /// exist, "av.database_empty" (Unsupported) when no signature was loaded, "av.load_failed"
-    /// (Internal) with libclamav's message, "av.limits_invalid" (Internal) when libclamav rejects
-    /// a limit. Takes seconds and about 1 GB for the official database: build once, share.
-    [[nodiscard]] static Result<std::shared_ptr<const AvEngine>> load(const std::string& database_dir,
-                                                                      const ScanLimits& limits);
+    /// (Internal) with libclamav's message, "av.limits_invalid" (Unsupported) for a zero limit,
+    /// (Internal) when libclamav rejects one. Takes seconds and about 1 GB for the official
+    /// database: build once, share.
+    [[nodiscard]] static Result<std::shared_ptr<const AvEngine>>
+    load(const std::string& database_dir, const ScanLimits& limits);
 
     /// Scans `bytes` (the whole file, decoded) in memory; archives, mail and documents are
     /// unpacked and scanned inside by libclamav. `bytes` and `name_hint` are borrowed for the
     /// call only; `name_hint` (may be empty) appears in libclamav's debug output only.
     /// Returns a verdict for clean, infected, limit hit, encrypted, corrupted and timeout.
+    /// "corrupted" comes only from broken PE/ELF executables: libclamav 1.4 scans truncated
+    /// zip, gzip, bzip2 and PDF files as far as they go and reports them Clean.
     /// Error "av.scan_failed" only when the engine itself failed: Transient for memory and
     /// temporary files, Internal otherwise. Libclamav writes extracted members to TMPDIR.
     [[nodiscard]] Result<ScanResult> scan(std::span<const std::byte> bytes,

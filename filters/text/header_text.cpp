@@ -61,6 +61,16 @@ namespace {
     return text;
 }
 
+/// A parameter value (a file name): valid UTF-8 with line breaks turned into spaces, but bidi,
+/// invisible and control characters kept, so that the file-name checks can see and flag them.
+[[nodiscard]] std::string param_text(std::string_view utf8) {
+    std::size_t ignored = 0;
+    std::string text = sanitize_utf8(utf8, ignored);
+    std::replace_if(
+        text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    return text;
+}
+
 /// Removes line breaks of folding (CRLF followed by WSP keeps the WSP; stray CR/LF go too).
 [[nodiscard]] std::string unfold(std::string_view raw) {
     std::string out;
@@ -542,10 +552,10 @@ std::optional<std::string> header_param(std::string_view raw_value, std::string_
         }
     }
     if (!sections.empty()) {
-        return one_line(decode_rfc2231(std::move(sections)));
+        return param_text(decode_rfc2231(std::move(sections)));
     }
     if (plain != nullptr) {
-        return one_line(decode_unfolded(plain->value));
+        return param_text(decode_unfolded(plain->value));
     }
     return std::nullopt;
 }

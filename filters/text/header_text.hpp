@@ -26,7 +26,9 @@ namespace mugaika::filters::text {
 
 /// Returns the parameter `name` (case-insensitive) of a structured header value such as
 /// `attachment; filename="a.pdf"` (the value after "Content-Disposition:"), decoded to UTF-8 like
-/// decode_header_text. Handles RFC 2231 (`name*=charset'lang'%XX`, continuations `name*0*=`,
+/// decode_header_text, except that bidi, invisible and control characters are kept (line breaks
+/// become spaces): a file name is returned as received, for the file-name checks to flag and
+/// for the audit to record. Handles RFC 2231 (`name*=charset'lang'%XX`, continuations `name*0*=`,
 /// `name*1=` mixed, in any order, the charset applied to the joined bytes), RFC 2047 inside
 /// quoted or unquoted values, quoted-pairs (raw Shift_JIS whose second byte is a backslash is kept
 /// intact), raw 8-bit values (charset detected) and comments. An RFC 2231 form wins over a plain

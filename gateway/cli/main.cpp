@@ -22,6 +22,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/pipeline/gateway.hpp"
+#include "gateway/pipeline/libraries.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
 #include "gateway/quarantine/quarantine_views.hpp"
 
@@ -162,11 +163,23 @@ std::shared_ptr<const Config> load(const Global& g, bool resolve_state = true) {
     return copy;
 }
 
-std::unique_ptr<Gateway> open_gateway(const Global& g) {
-    auto gw = Gateway::open(load(g));
+/// Opens the stores; the ClamAV engine is loaded only for commands that scan (sanitize): reading
+/// the audit trail or the quarantine must work without a signature database.
+std::unique_ptr<Gateway> open_gateway(const Global& g, bool scanning = false) {
+    auto cfg = load(g);
+    if (!scanning) {
+        auto copy = std::make_shared<Config>(*cfg);
+        copy->av_enabled = false;
+        cfg = copy;
+    }
+    auto gw = Gateway::open(cfg);
     if (!gw) {
-        std::cerr << "mugaika: cannot open the state dir: " << gw.error().what << ": "
-                  << gw.error().detail << "\n";
+        std::cerr << "mugaika: cannot start: " << gw.error().what << ": " << gw.error().detail
+                  << "\n";
+        if (gw.error().what.rfind("av.", 0) == 0) {
+            std::cerr << "mugaika: the antivirus needs a ClamAV database in [antivirus] database "
+                         "(freshclam), or [antivirus] enabled = false\n";
+        }
         std::exit(exit_internal);
     }
     return std::move(*gw);
@@ -291,7 +304,7 @@ int cmd_sanitize(const Global& g, const std::vector<std::string>& args) {
         usage_error("--json prints the outcome on stdout: give the mail a file with -o");
     }
     auto in = read_input(a.input);
-    auto gw = open_gateway(g);
+    auto gw = open_gateway(g, true);
     Outcome o = gw->process(a.env, MessageSource{in->bytes, in->fd});
     if (o.disposition == Disposition::Deliver && !write_output(a.output, o.output)) {
         std::cerr << "mugaika: cannot write the sanitized mail\n";
@@ -340,6 +353,7 @@ int cmd_rules(const Global& g, const std::vector<std::string>& args) {
                             std::to_string(::getpid());
     copy->state_dir = tmp;
     copy->audit_path.clear();
+    copy->av_enabled = false; // explain classifies; it does not scan
     auto gw = Gateway::open(copy);
     if (!gw) {
         std::cerr << "mugaika: " << gw.error().what << "\n";
@@ -680,7 +694,7 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
-    g_mime_init();
+    mugaika::gateway::init_libraries();
     int rc = exit_internal;
     try {
         rc = run(argc, argv);
@@ -688,6 +702,6 @@ int main(int argc, char** argv) {
         std::cerr << "mugaika: internal error: " << e.what() << "\n";
         rc = exit_internal;
     }
-    g_mime_shutdown();
+    mugaika::gateway::shutdown_libraries();
     return rc;
 }

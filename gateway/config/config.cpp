@@ -240,9 +240,31 @@ const std::vector<Setting>& table() {
              }
              return err;
          }},
+        {{"antivirus", "enabled", "bool", "true",
+          "Scan every part and the whole message with ClamAV"},
+         bool_setting([](Config& c, bool b) { c.av_enabled = b; })},
         {{"antivirus", "database", "string", R"("/var/lib/clamav")",
-          "ClamAV signature directory (used by the antivirus step)"},
+          "ClamAV signature directory (.cvd/.cld/.hdb/.ndb/.ldb ...)"},
          string_setting(&Config::av_database)},
+        {{"antivirus", "max_scan_size", "size", R"("100MiB")",
+          "Bytes scanned per input, all archive layers together"},
+         size_setting(1, [](Config& c, std::uint64_t n) { c.av_max_scan_size = n; })},
+        {{"antivirus", "max_file_size", "size", R"("25MiB")",
+          "Largest single file or archive member scanned"},
+         size_setting(1, [](Config& c, std::uint64_t n) { c.av_max_file_size = n; })},
+        {{"antivirus", "max_recursion", "integer", "16", "Deepest archive nesting scanned"},
+         integer_setting(
+             1, 64,
+             [](Config& c, std::int64_t n) { c.av_max_recursion = static_cast<unsigned>(n); })},
+        {{"antivirus", "max_files", "integer", "10000", "Most archive members scanned per input"},
+         integer_setting(
+             1, 1000000,
+             [](Config& c, std::int64_t n) { c.av_max_files = static_cast<unsigned>(n); })},
+        {{"antivirus", "max_scan_time", "duration", R"("30s")", "Time allowed for one scan"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_max_scan_time = d; })},
+        {{"antivirus", "check_interval", "duration", R"("60s")",
+          "How often the database directory is checked for changes (freshclam)"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_check_interval = d; })},
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
          [](Config& c, const toml::value& v) -> std::string {
@@ -420,6 +442,20 @@ void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
                 for (auto& e : r.extensions) {
                     if (!e.empty() && e.front() == '.') {
                         e.erase(0, 1);
+                    }
+                }
+            } else if (key == "mismatch" || key == "name_trick") {
+                if (!v.is_boolean()) {
+                    err = "expected true or false";
+                } else {
+                    (key == "mismatch" ? r.mismatch : r.name_trick) = v.as_boolean();
+                }
+            } else if (key == "av") {
+                err = string_list(v, r.av, true);
+                for (const auto& a : r.av) {
+                    if (err.empty() && a != "clean" && a != "infected" && a != "incomplete" &&
+                        a != "unscanned") {
+                        err = "must be clean, infected, incomplete or unscanned, not \"" + a + "\"";
                     }
                 }
             } else if (key == "min_size" || key == "max_size") {

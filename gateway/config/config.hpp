@@ -48,7 +48,14 @@ struct Config {
     // [notice]
     NoticeConfig notice;
     // [antivirus]
+    bool av_enabled = true;
     std::string av_database;
+    std::uint64_t av_max_scan_size = 0;
+    std::uint64_t av_max_file_size = 0;
+    unsigned av_max_recursion = 16;
+    unsigned av_max_files = 10000;
+    std::chrono::milliseconds av_max_scan_time{0};
+    std::chrono::milliseconds av_check_interval{0};
     // [milter]
     std::string milter_listen;
     unsigned milter_socket_mode = 0660;

@@ -8,8 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "filters/av/av_engine.hpp"
 #include "filters/core/budget.hpp"
 #include "filters/core/part.hpp"
+#include "filters/detect/file_facts.hpp"
 #include "filters/detect/type_detector.hpp"
 #include "filters/text/charset.hpp"
 #include "filters/text/header_text.hpp"
@@ -392,7 +394,34 @@ PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_
     f.detected_type = rep.detected_type;
     f.filename = rep.filename;
     f.size = rep.size;
+    f.av = rep.av;
+    f.mismatch = rep.mismatch;
+    f.name_trick = !rep.name_tricks.empty();
     return f;
+}
+
+std::string_view av_status(filters::av::ScanStatus s) noexcept {
+    switch (s) {
+    case filters::av::ScanStatus::Clean:
+        return "clean";
+    case filters::av::ScanStatus::Infected:
+        return "infected";
+    case filters::av::ScanStatus::Incomplete:
+        return "incomplete";
+    }
+    return "incomplete";
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) {
+        if (out.size() > 400) {
+            out += ",...";
+            break;
+        }
+        out += (out.empty() ? "" : ",") + n;
+    }
+    return out;
 }
 
 } // namespace
@@ -447,7 +476,16 @@ Gateway::Gateway(std::shared_ptr<const Config> config, Options options,
     }
 }
 
-Gateway::~Gateway() = default;
+Gateway::~Gateway() {
+    {
+        const std::lock_guard lock(watch_mutex_);
+        watch_stop_ = true;
+    }
+    watch_cv_.notify_all();
+    if (av_watch_.joinable()) {
+        av_watch_.join();
+    }
+}
 
 filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Config> config,
                                                         Options options) {
@@ -466,16 +504,91 @@ filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Co
         return tl::unexpected(audit.error());
     }
     auto quarantine = std::make_unique<QuarantineStore>(config->quarantine_dir());
-    return std::unique_ptr<Gateway>(new Gateway(std::move(config), std::move(options),
-                                                std::move(*audit), std::move(quarantine)));
+    const bool av = config->av_enabled;
+    std::unique_ptr<Gateway> gw(new Gateway(std::move(config), std::move(options),
+                                            std::move(*audit), std::move(quarantine)));
+    if (av) {
+        // The gateway does not run without its scanner: a missing database is an error here.
+        if (auto loaded = gw->refresh_antivirus(true); !loaded) {
+            return tl::unexpected(loaded.error());
+        }
+        gw->av_watch_ = std::thread([g = gw.get()] { g->watch_antivirus(); });
+    }
+    return gw;
 }
 
 std::shared_ptr<const Config> Gateway::config() const {
     return config_.load();
 }
 
-void Gateway::replace_config(std::shared_ptr<const Config> config) {
+namespace {
+
+filters::av::ScanLimits scan_limits(const Config& c) {
+    filters::av::ScanLimits l;
+    l.max_scan_size = c.av_max_scan_size;
+    l.max_file_size = c.av_max_file_size;
+    l.max_recursion = c.av_max_recursion;
+    l.max_files = c.av_max_files;
+    l.max_scan_time = c.av_max_scan_time;
+    return l;
+}
+
+bool same_antivirus(const Config& a, const Config& b) {
+    return a.av_enabled == b.av_enabled && a.av_database == b.av_database &&
+           a.av_max_scan_size == b.av_max_scan_size && a.av_max_file_size == b.av_max_file_size &&
+           a.av_max_recursion == b.av_max_recursion && a.av_max_files == b.av_max_files &&
+           a.av_max_scan_time == b.av_max_scan_time;
+}
+
+} // namespace
+
+filters::Result<void> Gateway::replace_config(std::shared_ptr<const Config> config) {
+    const std::shared_ptr<const Config> old = config_.load();
+    const bool rebuild = !same_antivirus(*old, *config);
     config_.store(std::move(config));
+    if (rebuild) {
+        return refresh_antivirus(true);
+    }
+    return {};
+}
+
+filters::Result<void> Gateway::refresh_antivirus(bool force) {
+    const std::shared_ptr<const Config> cfg = config_.load();
+    const std::lock_guard lock(av_mutex_);
+    if (!cfg->av_enabled) {
+        av_.store(nullptr);
+        av_fingerprint_.clear();
+        return {};
+    }
+    const std::string fingerprint = filters::av::database_fingerprint(cfg->av_database);
+    if (!force && fingerprint == av_fingerprint_ && av_.load()) {
+        return {};
+    }
+    const auto t0 = Clock::now();
+    auto engine = filters::av::AvEngine::load(cfg->av_database, scan_limits(*cfg));
+    if (!engine) {
+        log::error("-: av: load_failed: database={} error={} {}", cfg->av_database,
+                   engine.error().what, engine.error().detail);
+        return tl::unexpected(engine.error());
+    }
+    log::info("-: av: engine_loaded: database={} signatures={} ms={}", cfg->av_database,
+              (*engine)->signature_count(), micros_since(t0) / 1000);
+    av_.store(std::move(*engine));
+    av_fingerprint_ = fingerprint;
+    return {};
+}
+
+void Gateway::watch_antivirus() {
+    for (;;) {
+        const auto interval = config_.load()->av_check_interval;
+        {
+            std::unique_lock lock(watch_mutex_);
+            if (watch_cv_.wait_for(lock, interval, [this] { return watch_stop_; })) {
+                return;
+            }
+        }
+        (void)refresh_antivirus(false); // a failure is logged; the running engine stays
+    }
 }
 
 Outcome Gateway::process(const Envelope& envelope, const MessageSource& source) noexcept {
@@ -632,6 +745,29 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                                   "size=" + std::to_string(source.bytes.size())},
                             "limits");
     }
+    // 2b. the whole original through ClamAV: libclamav reads the MIME structure itself, so a
+    // message another parser reads differently is still looked at as a whole.
+    const std::shared_ptr<const filters::av::AvEngine> av =
+        cfg.av_enabled ? av_.load() : std::shared_ptr<const filters::av::AvEngine>();
+    if (cfg.av_enabled && !av) {
+        return finish_error(Error{ErrorCode::Transient, "av.unavailable", cfg.av_database}, "av");
+    }
+    bool message_infected = false;
+    std::string message_signatures;
+    if (av) {
+        const auto ta = Clock::now();
+        auto scanned = av->scan(filters::as_bytes(source.bytes), "message");
+        if (!scanned) {
+            return finish_error(scanned.error(), "av");
+        }
+        message_infected = scanned->status == filters::av::ScanStatus::Infected;
+        message_signatures = join_names(scanned->signatures);
+        audit.events.push_back(step_event(
+            "av", "none", "av.message_" + std::string(av_status(scanned->status)),
+            source.bytes.size(), out.sha256_in, {}, micros_since(ta),
+            join_detail({{"signatures", message_signatures}, {"reason", scanned->reason}})));
+    }
+
     auto tree_r = MimeTree::parse(source.bytes, source.fd, cfg.mime);
     if (!tree_r) {
         return finish_error(tree_r.error(), "mime");
@@ -720,6 +856,30 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         if (content->bad_encoding) {
             detail.emplace_back("bad_encoding", "1");
         }
+        if (av) {
+            auto scanned = av->scan(filters::as_bytes(content->bytes), rep.filename);
+            if (!scanned) {
+                return finish_error(scanned.error(), "av");
+            }
+            rep.av = std::string(av_status(scanned->status));
+            rep.signatures = join_names(scanned->signatures);
+            detail.emplace_back("av", rep.av);
+            detail.emplace_back("signatures", rep.signatures);
+            detail.emplace_back("av_reason", scanned->reason);
+        }
+        // True type against declared type and extension; misleading names.
+        const filters::detect::FileFacts facts_of_file = filters::detect::file_facts(
+            rep.filename, rep.declared_type, rep.detected_type, filters::detect::NamePolicy{});
+        const std::string shown_name = facts_of_file.name_shown;
+        rep.mismatch = facts_of_file.type_mismatch;
+        rep.name_tricks = filters::detect::tricks_to_string(facts_of_file.tricks);
+        if (!rep.filename.empty() && shown_name != rep.filename) {
+            detail.emplace_back("name_shown", "\"" + shown_name + "\"");
+        }
+        detail.emplace_back("name_tricks", rep.name_tricks);
+        if (facts_of_file.type_mismatch) {
+            detail.emplace_back("mismatch", facts_of_file.mismatch_detail);
+        }
 
         Decision decision = decide(cfg.rules, facts_of(rep, envelope, audit.direction));
         if (w.alt_unused[i] && decision.action != Action::Keep &&
@@ -742,7 +902,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
 
         switch (decision.action) {
         case Action::Reject:
-            rep.reason = "rule.reject";
+            rep.reason = rep.av == "infected" ? "av.infected" : "rule.reject";
             if (reject_rule_id.empty()) {
                 reject_rule_id = rep.rule;
             }
@@ -754,7 +914,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             kept.push_back(KeptPart{rep.declared_type, rep.filename, content->bytes});
             kept_contents.push_back(std::move(*content));
             facts.kept.push_back(
-                RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256});
+                RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256, {}});
             break;
         case Action::Strip:
             ev.filter = w.alt_unused[i] ? "alternative" : "attachment";
@@ -764,9 +924,29 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                 rep.reason = "related.inline_removed";
                 ++facts.inline_removed;
             } else {
-                rep.reason = "attachment.stripped";
-                removed.push_back(
-                    RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256});
+                rep.reason = rep.av == "infected"     ? "av.infected"
+                             : rep.av == "incomplete" ? "av.incomplete"
+                                                      : "attachment.stripped";
+                RemovedItem item{rep.path, shown_name, rep.detected_type, rep.size, rep.sha256, {}};
+                // Every reason the reader should know, one per line.
+                std::vector<std::string> notes;
+                if (rep.av == "infected") {
+                    notes.push_back("ウイルス検出 / virus found: " + rep.signatures);
+                } else if (rep.av == "incomplete") {
+                    notes.push_back("完全には検査できない内容 / could not be scanned completely");
+                }
+                if (facts_of_file.type_mismatch) {
+                    notes.push_back("種類の偽装の疑い / disguised type: " +
+                                    facts_of_file.mismatch_detail);
+                }
+                if (facts_of_file.tricks != 0) {
+                    notes.push_back("ファイル名の偽装の疑い / misleading name: " +
+                                    filters::detect::tricks_to_string(facts_of_file.tricks));
+                }
+                for (const std::string& note : notes) {
+                    item.note += (item.note.empty() ? "" : "\n    ") + note;
+                }
+                removed.push_back(std::move(item));
             }
             break;
         case Action::Text:
@@ -873,7 +1053,19 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     }
 
     if (!reject_rule_id.empty()) {
-        return finish(Disposition::Reject, "rule.reject", reject_rule_id);
+        const bool virus =
+            std::any_of(out.parts.begin(), out.parts.end(), [&](const PartReport& p) {
+                return p.rule == reject_rule_id && p.action == Action::Reject && p.av == "infected";
+            });
+        return finish(Disposition::Reject, virus ? "av.infected" : "rule.reject", reject_rule_id);
+    }
+    const bool part_infected = std::any_of(out.parts.begin(), out.parts.end(),
+                                           [](const PartReport& p) { return p.av == "infected"; });
+    if (message_infected && !part_infected) {
+        // ClamAV found something in the message that no single part shows (it reads MIME its own
+        // way): there is no part to remove, so nothing of it is delivered.
+        event("av", "reject", "av.infected_message", "signatures=" + message_signatures);
+        return finish(Disposition::Reject, "av.infected_message", "builtin-av-message");
     }
 
     // 8. rebuild.

@@ -1,16 +1,23 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "filters/core/result.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/rules/rules.hpp"
+
+namespace mugaika::filters::av {
+class AvEngine;
+}
 
 namespace mugaika::gateway {
 
@@ -46,6 +53,10 @@ struct PartReport {
     Role role = Role::Attachment;
     Action action = Action::Strip;
     std::string rule;
+    std::string av = "unscanned"; ///< "clean", "infected", "incomplete", "unscanned"
+    std::string signatures;       ///< ClamAV names, comma-separated (infected or incomplete)
+    bool mismatch = false;        ///< the true type contradicts the declared type or extension
+    std::string name_tricks;      ///< "name.double_extension,name.bidi_control", "" when none
     std::string reason; ///< stable code: "text.html_converted", "attachment.stripped", ...
     std::string detail; ///< key=value facts for the audit, never content
 };
@@ -83,8 +94,9 @@ public:
         std::function<std::string(std::int64_t)> new_audit_id; ///< default: MG-date-time-random
     };
 
-    /// Opens the audit store and the quarantine store under the config's state dir.
-    /// Errors: "gateway.state_dir_unusable", "audit.*".
+    /// Opens the audit store and the quarantine store under the config's state dir, and (with
+    /// [antivirus] enabled) loads the ClamAV engine and starts watching its database directory.
+    /// Errors: "gateway.state_dir_unusable", "audit.*", "av.*".
     [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
     open(std::shared_ptr<const Config> config, Options options);
     [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
@@ -107,8 +119,15 @@ public:
 
     /// The config snapshot now in force.
     [[nodiscard]] std::shared_ptr<const Config> config() const;
-    /// Replaces the config for messages that start after this call.
-    void replace_config(std::shared_ptr<const Config> config);
+    /// Replaces the config for messages that start after this call. When the [antivirus]
+    /// settings changed, the engine is rebuilt first; if that fails the old engine keeps serving
+    /// and the error is returned (the new config is still applied).
+    filters::Result<void> replace_config(std::shared_ptr<const Config> config);
+
+    /// Rebuilds the ClamAV engine when its database directory changed (or always with `force`)
+    /// and swaps it in whole; scans in flight finish on the engine they started with. A failed
+    /// load keeps the running engine. Thread-safe.
+    filters::Result<void> refresh_antivirus(bool force);
 
     [[nodiscard]] AuditStore& audit() const noexcept { return *audit_; }
     [[nodiscard]] const QuarantineStore& quarantine() const noexcept { return *quarantine_; }
@@ -118,10 +137,19 @@ private:
             std::unique_ptr<AuditStore> audit, std::unique_ptr<QuarantineStore> quarantine);
     Outcome process_checked(const Envelope& envelope, const MessageSource& source);
 
+    void watch_antivirus();
+
     std::atomic<std::shared_ptr<const Config>> config_;
     Options options_;
     std::unique_ptr<AuditStore> audit_;
     std::unique_ptr<QuarantineStore> quarantine_;
+    std::atomic<std::shared_ptr<const filters::av::AvEngine>> av_;
+    std::mutex av_mutex_; ///< serialises engine rebuilds; guards av_fingerprint_
+    std::string av_fingerprint_;
+    std::mutex watch_mutex_;
+    std::condition_variable watch_cv_;
+    bool watch_stop_ = false;
+    std::thread av_watch_;
 };
 
 /// Maps a failure to the message action the config prescribes (fail-closed): the one place that

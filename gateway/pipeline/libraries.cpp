@@ -2,6 +2,8 @@
 
 #include <gmime/gmime.h>
 
+#include "filters/av/av_engine.hpp"
+
 namespace mugaika::gateway {
 
 void init_libraries() {

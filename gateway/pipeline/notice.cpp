@@ -20,6 +20,9 @@ void list_items(std::string& out, const std::vector<RemovedItem>& items) {
         out +=
             "  - " + name + " (" + r.detected_type + ", " + group_thousands(r.size) + " bytes)\n";
         out += "    SHA-256: " + r.sha256 + "\n";
+        if (!r.note.empty()) {
+            out += "    " + r.note + "\n";
+        }
     }
 }
 

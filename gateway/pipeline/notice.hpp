@@ -15,6 +15,7 @@ struct RemovedItem {
     std::string detected_type;
     std::uint64_t size = 0;
     std::string sha256;
+    std::string note; ///< why, when it matters to the reader (virus name, disguised type)
 };
 
 /// Totals of what the HTML conversion removed, for the notice.

@@ -69,6 +69,15 @@ bool matches(const Rule& r, const PartFacts& f) {
     if (r.max_size && f.size > *r.max_size) {
         return false;
     }
+    if (!r.av.empty() && !any_of(r.av, [&](const std::string& v) { return v == f.av; })) {
+        return false;
+    }
+    if (r.mismatch && *r.mismatch != f.mismatch) {
+        return false;
+    }
+    if (r.name_trick && *r.name_trick != f.name_trick) {
+        return false;
+    }
     return true;
 }
 

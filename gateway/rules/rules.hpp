@@ -45,6 +45,9 @@ struct Rule {
     std::vector<std::string> extensions;     ///< "pdf", lower-case, no dot
     std::optional<std::uint64_t> min_size;   ///< bytes, inclusive
     std::optional<std::uint64_t> max_size;   ///< bytes, inclusive
+    std::vector<std::string> av;             ///< "clean", "infected", "incomplete", "unscanned"
+    std::optional<bool> mismatch;            ///< the true type contradicts the label
+    std::optional<bool> name_trick;          ///< the file name misleads (double extension, ...)
     Action action = Action::Strip;
     int line = 0; ///< where the rule starts in its file
 };
@@ -59,6 +62,9 @@ struct PartFacts {
     std::string_view detected_type;
     std::string_view filename;
     std::uint64_t size = 0;
+    std::string_view av = "unscanned"; ///< ClamAV's verdict on the part
+    bool mismatch = false;
+    bool name_trick = false;
 };
 
 /// The decision for one part: the action and the id of the rule that chose it.

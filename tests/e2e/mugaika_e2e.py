@@ -725,16 +725,38 @@ def shipped_rules() -> str:
     return text[i:] if i >= 0 else DEFAULT_RULES
 
 
+EICAR_SIGNATURE_NAME = "Mugaika.Test.EICAR"
+
+
+def eicar() -> bytes:
+    """The EICAR test file, assembled at run time so that no source file is a test virus."""
+    return (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!" + b"$H+H*")
+
+
+def write_test_clamav_database(directory: Path) -> Path:
+    """A ClamAV database directory with one body signature for EICAR (the official database
+    cannot be downloaded here). Returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    body = b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE".hex()
+    (directory / "mugaika-test.ndb").write_text(f"{EICAR_SIGNATURE_NAME}:0:*:{body}\n")
+    return directory
+
+
 def make_config(state_dir: Path, listen: str, rules: str | None = None, extra_rules: str = "",
                 extra: str = "") -> str:
     """A complete mugaika.toml: the shipped rules (or RULES) with EXTRA_RULES first, the state dir
     and [milter] settings for the test. EXTRA holds further tables (e.g. "[notice]\\n...")."""
     rules = shipped_rules() if rules is None else rules
+    clamav = write_test_clamav_database(Path(state_dir).parent / "clamav")
     return f"""\
 # Written by tests/e2e/mugaika_e2e.py
 [gateway]
 state_dir = "{state_dir}"
 default_direction = "inbound"
+
+[antivirus]
+enabled = true
+database = "{clamav}"
 
 [milter]
 listen = "{listen}"

@@ -100,6 +100,8 @@ def milter_config(state_dir: Path, listen: str) -> str:
         (r'(?m)^socket_mode\s*=.*$', 'socket_mode = "0666"'),
         (r'(?m)^inbound_daemons\s*=.*$', 'inbound_daemons = ["internet"]'),
         (r'(?m)^outbound_daemons\s*=.*$', 'outbound_daemons = ["lgwan"]'),
+        (r'(?m)^database\s*=.*$',
+         f'database = "{e2e.write_test_clamav_database(Path(state_dir).parent / "clamav")}"'),
     ]
     for pat, rep in subs:
         text, n = re.subn(pat, rep.replace("\\", "\\\\"), text, count=1)

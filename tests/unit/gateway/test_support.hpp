@@ -46,7 +46,26 @@ inline std::shared_ptr<gateway::Config> shipped_config(const std::string& state_
     }
     auto copy = std::make_shared<gateway::Config>(**cfg);
     copy->state_dir = state_dir;
+    copy->av_enabled = false; // the antivirus tests turn it on with a database of their own
     return copy;
+}
+
+/// The EICAR test file, assembled at run time so that no source file is itself a test virus.
+inline std::string eicar() {
+    return std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!" +
+           "$H+H*";
+}
+
+/// A ClamAV database directory holding one body signature for EICAR ("Mugaika.Test.EICAR").
+inline void write_eicar_database(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string body;
+    for (char c : std::string("EICAR-STANDARD-ANTIVIRUS-TEST-FILE")) {
+        body += hex[static_cast<unsigned char>(c) >> 4];
+        body += hex[static_cast<unsigned char>(c) & 15];
+    }
+    std::ofstream(dir / "mugaika-test.ndb") << "Mugaika.Test.EICAR:0:*:" << body << "\n";
 }
 
 /// Options with a fixed clock and predictable audit ids ("MG-TEST-000001", ...).

@@ -80,7 +80,7 @@ TEST_CASE("config: the compiled-in defaults are the shipped file byte for byte")
     CHECK(builtin_config_text() == read_file(source_dir() / "config/mugaika.toml"));
     auto cfg = load_config_text(builtin_config_text(), "(built-in)");
     REQUIRE(cfg);
-    CHECK((*cfg)->rules.size() == 3);
+    CHECK((*cfg)->rules.size() == 5);
     CHECK((*cfg)->mime.max_depth == 32);
     CHECK((*cfg)->max_message_size == 50ULL * 1024 * 1024);
     CHECK((*cfg)->time_budget == std::chrono::seconds(30));

@@ -487,3 +487,133 @@ TEST_CASE("gateway: a message with no body and empty parts is sanitized, not fai
         CHECK(o.audited);
     }
 }
+
+namespace {
+struct AvFixture : Fixture {
+    AvFixture() {
+        test::write_eicar_database(dir.path() / "clamav");
+        cfg->av_enabled = true;
+        cfg->av_database = (dir.path() / "clamav").string();
+    }
+};
+} // namespace
+
+TEST_CASE("gateway: a virus in an attachment refuses the mail, names the signature, keeps it") {
+    AvFixture f;
+    const std::string m =
+        mail("Subject: invoice\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+             "--b\nContent-Type: text/plain\n\nsee attached\n--b\nContent-Type: application/pdf\n"
+             "Content-Disposition: attachment; filename=\"invoice.pdf\"\n\n" +
+                 test::eicar() + "\n--b--\n");
+    Outcome o = f.run(m);
+    CHECK(o.disposition == Disposition::Reject);
+    CHECK(o.reason == "av.infected");
+    CHECK(o.rule == "av-infected-reject");
+    CHECK(o.smtp_reply.find("av.infected") != std::string::npos);
+    REQUIRE(o.parts.size() == 2);
+    CHECK(o.parts[0].av == "clean");
+    CHECK(o.parts[1].av == "infected");
+    CHECK(o.parts[1].signatures.find("Mugaika.Test.EICAR") != std::string::npos);
+    CHECK(f.gateway().quarantine().read(o.quarantine_id).value() == m);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].msg.verdict == "rejected");
+    bool message_scan = false;
+    for (const auto& ev : rows[0].msg.events) {
+        message_scan = message_scan || ev.reason == "av.message_infected";
+    }
+    CHECK(message_scan);
+}
+
+TEST_CASE("gateway: a site rule may strip the infected part and deliver with a notice") {
+    AvFixture f;
+    Rule strip;
+    strip.id = "av-strip";
+    strip.av = {"infected"};
+    strip.role = Role::Attachment;
+    strip.action = Action::Strip;
+    f.cfg->rules.insert(f.cfg->rules.begin(), strip);
+    const std::string m =
+        mail("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+             "--b\nContent-Type: text/plain\n\nhello\n--b\nContent-Type: application/octet-stream\n"
+             "Content-Disposition: attachment; filename=\"eicar.com\"\n\n" +
+                 test::eicar() + "\n--b--\n");
+    Outcome o = f.run(m);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    CHECK(o.parts[1].reason == "av.infected");
+    const std::string text = body_text(o.output);
+    CHECK(text.find("eicar.com") != std::string::npos);
+    CHECK(text.find("virus found: Mugaika.Test.EICAR") != std::string::npos);
+    CHECK(o.output.find("EICAR-STANDARD") == std::string::npos);
+}
+
+TEST_CASE("gateway: without its signature database the antivirus gateway does not start") {
+    Fixture f;
+    f.cfg->av_enabled = true;
+    f.cfg->av_database = (f.dir.path() / "no-such-db").string();
+    auto g = Gateway::open(f.cfg, test::fixed_options());
+    REQUIRE_FALSE(g);
+    CHECK(g.error().what == "av.database_missing");
+}
+
+TEST_CASE("gateway: a changed signature database is picked up without a restart") {
+    AvFixture f;
+    const std::string m = mail("Subject: x\nContent-Type: text/plain\n", "MUGAIKA-SECOND-SIG\n");
+    CHECK(f.run(m).parts.at(0).av == "clean");
+    std::string body;
+    for (char c : std::string("MUGAIKA-SECOND-SIG")) {
+        static constexpr char hex[] = "0123456789abcdef";
+        body += hex[static_cast<unsigned char>(c) >> 4];
+        body += hex[static_cast<unsigned char>(c) & 15];
+    }
+    std::ofstream(f.dir.path() / "clamav" / "second.ndb")
+        << "Mugaika.Test.Second:0:*:" << body << "\n";
+    REQUIRE(f.gateway().refresh_antivirus(false));
+    Outcome o = f.run(m);
+    CHECK(o.parts.at(0).av == "infected");
+    CHECK(o.disposition == Disposition::Reject);
+}
+
+TEST_CASE(
+    "gateway: disguised types and misleading names are flagged for the rules and the notice") {
+    Fixture f;
+    Rule r;
+    r.id = "reject-disguised";
+    r.mismatch = true;
+    r.action = Action::Reject;
+    const std::string exe_as_pdf = mail(
+        "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+        "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/pdf\n"
+        "Content-Disposition: attachment; filename=\"invoice.pdf\"\nContent-Transfer-Encoding: "
+        "base64\n\nTVqQAAMAAAAEAAAA//"
+        "8AALgAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAAA4f"
+        "ug4AtAnNIbgBTM0hVGhpcyBwcm9ncmFtIGNhbm5vdCBiZSBydW4gaW4gRE9TIG1vZGUuDQ0KJAAAAAAAAABQRQAATA"
+        "EDAA==\n"
+        "--b--\n");
+    SUBCASE("default rules: stripped, and the notice says why") {
+        Outcome o = f.run(exe_as_pdf);
+        REQUIRE(o.disposition == Disposition::Deliver);
+        REQUIRE(o.parts.size() == 2);
+        CHECK(o.parts[1].mismatch);
+        CHECK(body_text(o.output).find("disguised type") != std::string::npos);
+    }
+    SUBCASE("a rule on mismatch rejects it") {
+        f.cfg->rules.insert(f.cfg->rules.begin(), r);
+        Outcome o = f.run(exe_as_pdf);
+        CHECK(o.disposition == Disposition::Reject);
+        CHECK(o.rule == "reject-disguised");
+    }
+    SUBCASE("a right-to-left override in a name is shown, not obeyed") {
+        const std::string m = mail(
+            "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+            "--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/octet-stream\n"
+            "Content-Disposition: attachment; "
+            "filename*=UTF-8''invoice_%E2%80%AEfdp.exe\n\nMZ\n--b--\n");
+        Outcome o = f.run(m);
+        REQUIRE(o.parts.size() == 2);
+        CHECK(o.parts[1].name_tricks.find("name.bidi_control") != std::string::npos);
+        const std::string text = body_text(o.output);
+        CHECK(text.find("\xE2\x80\xAE") == std::string::npos);
+        CHECK(text.find("[U+202E]") != std::string::npos);
+    }
+}
