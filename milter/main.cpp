@@ -211,8 +211,8 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
     // The gateway opens the audit store and quarantine as the final user.
     auto gw = gateway::Gateway::open(cfg);
     if (!gw) {
-        log::line(log::Level::Critical, "-: milter: cannot open the state dir: {} {}",
-                  gw.error().what, gw.error().detail);
+        log::line(log::Level::Critical, "-: milter: cannot start: {} {}", gw.error().what,
+                  gw.error().detail);
         return 1;
     }
     milter::Service service;
@@ -233,7 +233,11 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
                 }
                 auto copy = std::make_shared<gateway::Config>(**fresh);
                 copy->state_dir = cfg->state_dir; // the open stores stay where they are
-                service.gateway->replace_config(copy);
+                if (auto swapped = service.gateway->replace_config(copy); !swapped) {
+                    log::error("-: config: antivirus engine not rebuilt: {} {} (the running "
+                               "engine stays)",
+                               swapped.error().what, swapped.error().detail);
+                }
                 log::info("-: config: reloaded: file={} rules={} sha256={}", opt.config,
                           copy->ruleset_version, copy->sha256.substr(0, 12));
             }

@@ -512,8 +512,10 @@ filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Co
         if (auto loaded = gw->refresh_antivirus(true); !loaded) {
             return tl::unexpected(loaded.error());
         }
-        gw->av_watch_ = std::thread([g = gw.get()] { g->watch_antivirus(); });
     }
+    // Always watching: a reload may turn the antivirus on later, and freshclam's updates must be
+    // picked up then too. With the antivirus off each check returns at once.
+    gw->av_watch_ = std::thread([g = gw.get()] { g->watch_antivirus(); });
     return gw;
 }
 

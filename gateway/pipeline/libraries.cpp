@@ -8,6 +8,8 @@ namespace mugaika::gateway {
 
 void init_libraries() {
     g_mime_init();
+    // A failure here shows again, with libclamav's words, when the engine is loaded.
+    (void)filters::av::init_clamav();
 }
 
 void shutdown_libraries() {
