@@ -25,6 +25,14 @@ Poco::JSON::Object::Ptr part_object(const PartReport& p) {
     o->set("role", std::string(to_string(p.role)));
     o->set("action", std::string(to_string(p.action)));
     o->set("rule", p.rule);
+    o->set("av", p.av);
+    if (!p.signatures.empty()) {
+        o->set("signatures", p.signatures);
+    }
+    o->set("mismatch", p.mismatch);
+    if (!p.name_tricks.empty()) {
+        o->set("name_tricks", p.name_tricks);
+    }
     if (!p.reason.empty()) {
         o->set("reason", p.reason);
     }

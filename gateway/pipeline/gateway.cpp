@@ -1159,6 +1159,19 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
         auto detected =
             detect_type(content->bytes, w.alt_unused[i] ? Role::Body : rep.role, rep.declared_type);
         rep.detected_type = detected ? *detected : std::string("unknown");
+        // The type and name checks as in process(); explain does not scan (av stays
+        // "unscanned"), so rules on `av` are shown as they would apply to an unscanned part.
+        const filters::detect::FileFacts facts_of_file = filters::detect::file_facts(
+            rep.filename, rep.declared_type, rep.detected_type, filters::detect::NamePolicy{});
+        rep.mismatch = facts_of_file.type_mismatch;
+        rep.name_tricks = filters::detect::tricks_to_string(facts_of_file.tricks);
+        if (facts_of_file.type_mismatch) {
+            rep.detail = "mismatch=" + facts_of_file.mismatch_detail;
+        }
+        if (!rep.name_tricks.empty()) {
+            rep.detail +=
+                (rep.detail.empty() ? "" : " ") + std::string("name_tricks=") + rep.name_tricks;
+        }
         Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
         if (w.alt_unused[i] && d.action != Action::Keep && d.action != Action::Reject) {
             d = Decision{Action::Strip, alternative_rule_id};

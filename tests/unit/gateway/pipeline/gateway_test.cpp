@@ -402,6 +402,7 @@ TEST_CASE("gateway: explain names the rule of every part and writes nothing") {
     CHECK((*parts)[0].rule == "inbound-body-text");
     CHECK((*parts)[1].rule == "inbound-attachment-strip");
     CHECK((*parts)[1].filename == "a.exe");
+    CHECK((*parts)[1].av == "unscanned");
     CHECK(f.rows().empty());
 }
 
