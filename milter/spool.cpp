@@ -8,25 +8,15 @@
 #include <cstring>
 #include <filesystem>
 
+#include "gateway/util/fd_io.hpp"
+
 namespace mugaika::milter {
 namespace {
 
+using gateway::write_all;
+
 using filters::ErrorCode;
 using filters::fail;
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        const ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
 
 int open_unlinked(const std::string& dir) {
     std::error_code ec;

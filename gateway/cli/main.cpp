@@ -128,6 +128,24 @@ bool is_help(const std::string& a) {
     return a == "--help" || a == "-h";
 }
 
+/// The value of --format: "table" or "json".
+std::string table_or_json(const std::string& v) {
+    if (v != "table" && v != "json") {
+        usage_error("--format must be table or json");
+    }
+    return v;
+}
+
+/// The value of a counting option (--limit, --offset): a whole number.
+std::size_t count_of(const std::string& option, const std::string& v) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0') {
+        usage_error(option + " needs a number");
+    }
+    return static_cast<std::size_t>(n);
+}
+
 std::string default_state_dir(const std::string& configured) {
     // A user who cannot write the shipped state dir gets a private one.
     std::error_code ec;
@@ -420,20 +438,11 @@ int cmd_quarantine_list(const Global& g, const std::vector<std::string>& args) {
             return args[++i];
         };
         if (s == "--format") {
-            format = value();
-            if (format != "table" && format != "json") {
-                usage_error("--format must be table or json");
-            }
+            format = table_or_json(value());
         } else if (s == "--json") {
             format = "json";
         } else if (s == "--limit" || s == "--offset") {
-            const std::string v = value();
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0') {
-                usage_error(s + " needs a number");
-            }
-            (s == "--limit" ? limit : offset) = static_cast<std::size_t>(n);
+            (s == "--limit" ? limit : offset) = count_of(s, value());
         } else {
             usage_error("unknown quarantine list option " + s);
         }
@@ -578,10 +587,7 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             return args[++i];
         };
         if (s == "--format") {
-            format = value();
-            if (format != "table" && format != "json") {
-                usage_error("--format must be table or json");
-            }
+            format = table_or_json(value());
         } else if (s == "--json") {
             format = "json";
         } else if (s == "--since" || s == "--until") {
@@ -611,13 +617,7 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
         } else if (s == "--direction") {
             q.direction = value();
         } else if (s == "--limit" || s == "--offset") {
-            const std::string v = value();
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0') {
-                usage_error(s + " needs a number");
-            }
-            (s == "--limit" ? q.limit : q.offset) = static_cast<std::size_t>(n);
+            (s == "--limit" ? q.limit : q.offset) = count_of(s, value());
         } else {
             usage_error("unknown audit query option " + s);
         }

@@ -400,6 +400,16 @@ PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_
     return f;
 }
 
+/// True type against declared type and extension, and misleading names: recorded on the report
+/// for the rules, returned for the notice and the audit detail.
+filters::detect::FileFacts check_file(PartReport& rep) {
+    filters::detect::FileFacts f = filters::detect::file_facts(
+        rep.filename, rep.declared_type, rep.detected_type, filters::detect::NamePolicy{});
+    rep.mismatch = f.type_mismatch;
+    rep.name_tricks = filters::detect::tricks_to_string(f.tricks);
+    return f;
+}
+
 std::string_view av_status(filters::av::ScanStatus s) noexcept {
     switch (s) {
     case filters::av::ScanStatus::Clean:
@@ -870,11 +880,8 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             detail.emplace_back("av_reason", scanned->reason);
         }
         // True type against declared type and extension; misleading names.
-        const filters::detect::FileFacts facts_of_file = filters::detect::file_facts(
-            rep.filename, rep.declared_type, rep.detected_type, filters::detect::NamePolicy{});
+        const filters::detect::FileFacts facts_of_file = check_file(rep);
         const std::string shown_name = facts_of_file.name_shown;
-        rep.mismatch = facts_of_file.type_mismatch;
-        rep.name_tricks = filters::detect::tricks_to_string(facts_of_file.tricks);
         if (!rep.filename.empty() && shown_name != rep.filename) {
             detail.emplace_back("name_shown", "\"" + shown_name + "\"");
         }
@@ -1161,10 +1168,7 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
         rep.detected_type = detected ? *detected : std::string("unknown");
         // The type and name checks as in process(); explain does not scan (av stays
         // "unscanned"), so rules on `av` are shown as they would apply to an unscanned part.
-        const filters::detect::FileFacts facts_of_file = filters::detect::file_facts(
-            rep.filename, rep.declared_type, rep.detected_type, filters::detect::NamePolicy{});
-        rep.mismatch = facts_of_file.type_mismatch;
-        rep.name_tricks = filters::detect::tricks_to_string(facts_of_file.tricks);
+        const filters::detect::FileFacts facts_of_file = check_file(rep);
         if (facts_of_file.type_mismatch) {
             rep.detail = "mismatch=" + facts_of_file.mismatch_detail;
         }

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "gateway/util/encoding.hpp"
+#include "gateway/util/fd_io.hpp"
 
 namespace mugaika::gateway {
 namespace {
@@ -37,20 +38,6 @@ public:
 private:
     int fd_;
 };
-
-bool write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-        const ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
 
 bool fsync_dir(const std::string& dir) {
     Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
