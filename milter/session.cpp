@@ -391,6 +391,12 @@ sfsistat on_eom_body(SMFICTX* ctx) {
             return set_reply(ctx, "550", o.smtp_reply, SMFIS_REJECT);
         case Disposition::Tempfail:
             return set_reply(ctx, "451", o.smtp_reply, SMFIS_TEMPFAIL);
+        case Disposition::Quarantine:
+        case Disposition::Discard:
+            // Accepted and not delivered. Not Postfix's hold queue (smfi_quarantine): a held
+            // message there is the unsanitized original, and `postsuper -H` would deliver it
+            // outside the audit. The original waits in our quarantine for a recorded release.
+            return SMFIS_DISCARD;
         case Disposition::Deliver:
             break;
         }

@@ -33,6 +33,19 @@ Poco::JSON::Object::Ptr part_object(const PartReport& p) {
     if (!p.name_tricks.empty()) {
         o->set("name_tricks", p.name_tricks);
     }
+    if (p.archive != "none") {
+        Poco::JSON::Object::Ptr a = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        a->set("status", p.archive);
+        a->set("format", p.archive_format);
+        if (!p.archive_reason.empty()) {
+            a->set("reason", p.archive_reason);
+        }
+        a->set("members", p.archive_members);
+        a->set("expanded", p.archive_expanded);
+        a->set("encrypted", p.encrypted);
+        a->set("contains", content_names(p.contains));
+        o->set("archive", a);
+    }
     if (!p.reason.empty()) {
         o->set("reason", p.reason);
     }
@@ -106,6 +119,13 @@ std::string parts_table(const std::vector<PartReport>& parts, const std::string&
         out += pad(p.path, 8) + pad(std::string(to_string(p.role)), 11) + pad(p.declared_type, 26) +
                pad(p.detected_type, 26) + pad(std::to_string(p.size), 10) +
                pad(std::string(to_string(p.action)), 7) + pad(p.rule, 26) + p.filename + "\n";
+        if (p.archive != "none") {
+            out += std::string(8, ' ') + "archive " + p.archive + " (" + p.archive_format + ", " +
+                   std::to_string(p.archive_members) + " members" +
+                   (p.encrypted ? ", encrypted" : "") +
+                   (p.archive_reason.empty() ? "" : ", " + p.archive_reason) +
+                   (p.contains != 0 ? ", contains " + content_names(p.contains) : "") + ")\n";
+        }
     }
     return out;
 }

@@ -35,6 +35,7 @@ constexpr int exit_internal = 1;
 constexpr int exit_usage = 2;
 constexpr int exit_rejected = 3;
 constexpr int exit_tempfail = 4;
+constexpr int exit_held = 5; ///< accepted, nothing to deliver: quarantined or discarded
 
 constexpr const char* main_help = R"(usage: mugaika [--config FILE] [--state-dir DIR] COMMAND [ARGS]
 
@@ -57,8 +58,8 @@ global options:
   --help            this text; `mugaika COMMAND --help` for a command
   --version         print the version
 
-exit codes: 0 written, 3 rejected by policy, 4 temporary failure, 2 usage or config error,
-1 internal error
+exit codes: 0 written, 3 rejected by policy, 4 temporary failure, 5 accepted but nothing to
+deliver (quarantined or discarded by a rule), 2 usage or config error, 1 internal error
 )";
 
 constexpr const char* sanitize_help =
@@ -74,7 +75,8 @@ options:
   --rcpt ADDR             envelope recipient (repeatable)
   --json                  print the outcome as JSON on stdout (the mail then needs -o)
 
-exit codes: 0 written, 3 rejected by policy, 4 temporary failure (retry later), 2 usage or
+exit codes: 0 written, 3 rejected by policy, 4 temporary failure (retry later), 5 accepted but
+nothing written (a rule quarantined or discarded the mail; the original is kept), 2 usage or
 config error, 1 internal error
 )";
 
@@ -340,6 +342,15 @@ int cmd_sanitize(const Global& g, const std::vector<std::string>& args) {
     case Disposition::Tempfail:
         std::cerr << "mugaika: temporary failure: " << o.smtp_reply << "\n";
         return exit_tempfail;
+    case Disposition::Quarantine:
+        std::cerr << "mugaika: quarantined: nothing written; the original waits for an admin's "
+                     "release ("
+                  << o.reason << "; audit " << o.audit_id << ")\n";
+        return exit_held;
+    case Disposition::Discard:
+        std::cerr << "mugaika: discarded: nothing written (" << o.reason << "; audit " << o.audit_id
+                  << ")\n";
+        return exit_held;
     }
     return exit_internal;
 }

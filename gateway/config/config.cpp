@@ -265,6 +265,32 @@ const std::vector<Setting>& table() {
         {{"antivirus", "check_interval", "duration", R"("60s")",
           "How often the database directory is checked for changes (freshclam)"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_check_interval = d; })},
+        {{"archive", "max_depth", "integer", "4",
+          "Deepest archive nesting listed (an archive in an archive is depth 2)"},
+         integer_setting(
+             1, 32,
+             [](Config& c, std::int64_t n) { c.archive.max_depth = static_cast<std::size_t>(n); })},
+        {{"archive", "max_members", "integer", "10000", "Most entries listed per attachment"},
+         integer_setting(1, 1000000,
+                         [](Config& c, std::int64_t n) {
+                             c.archive.max_members = static_cast<std::size_t>(n);
+                         })},
+        {{"archive", "max_expanded_size", "size", R"("500MiB")",
+          "Most bytes inflated per attachment, all levels together"},
+         size_setting(1024, [](Config& c, std::uint64_t n) { c.archive.max_total_size = n; })},
+        {{"archive", "max_member_size", "size", R"("100MiB")", "Most bytes inflated per member"},
+         size_setting(1024, [](Config& c, std::uint64_t n) { c.archive.max_member_size = n; })},
+        {{"archive", "max_ratio", "integer", "100",
+          "Most inflated bytes per compressed byte, once 1 MiB has been inflated"},
+         integer_setting(
+             2, 100000,
+             [](Config& c, std::int64_t n) { c.archive.max_ratio = static_cast<double>(n); })},
+        {{"archive", "encrypted_notice", "string",
+          R"("パスワード付きの圧縮ファイルは中身を検査できないため受け取れません。送信者に別の方法での送付を依頼してください。 / Password-protected archives cannot be checked and are not accepted; please ask the sender to share the file another way.")",
+          "What the notice says about a removed password-protected archive"},
+         [](Config& c, const toml::value& v) {
+             return want_string(v, c.archive_encrypted_notice);
+         }},
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
          [](Config& c, const toml::value& v) -> std::string {
@@ -444,11 +470,32 @@ void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
                         e.erase(0, 1);
                     }
                 }
-            } else if (key == "mismatch" || key == "name_trick") {
+            } else if (key == "mismatch" || key == "name_trick" || key == "encrypted") {
                 if (!v.is_boolean()) {
                     err = "expected true or false";
                 } else {
-                    (key == "mismatch" ? r.mismatch : r.name_trick) = v.as_boolean();
+                    (key == "mismatch"     ? r.mismatch
+                     : key == "name_trick" ? r.name_trick
+                                           : r.encrypted) = v.as_boolean();
+                }
+            } else if (key == "archive") {
+                err = string_list(v, r.archive, true);
+                for (const auto& a : r.archive) {
+                    if (err.empty() && a != "none" && a != "listed" && a != "encrypted" &&
+                        a != "limit_exceeded" && a != "corrupt") {
+                        err = "must be none, listed, encrypted, limit_exceeded or corrupt, not \"" +
+                              a + "\"";
+                    }
+                }
+            } else if (key == "contains") {
+                std::vector<std::string> names;
+                err = string_list(v, names, true);
+                for (const auto& n : names) {
+                    const auto bit = content_bit(n);
+                    if (err.empty() && !bit) {
+                        err = "must name one of " + content_names_all() + ", not \"" + n + "\"";
+                    }
+                    r.contains |= bit.value_or(0);
                 }
             } else if (key == "av") {
                 err = string_list(v, r.av, true);
@@ -472,7 +519,8 @@ void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
                 err = want_string(v, s);
                 auto a = parse_action(s);
                 if (err.empty() && !a) {
-                    err = "must be text, keep, strip or reject, not \"" + s + "\"";
+                    err = "must be text, keep, strip, reject, quarantine or discard, not \"" + s +
+                          "\"";
                 }
                 if (a) {
                     r.action = *a;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "filters/archive/archive_inspector.hpp"
 #include "filters/core/result.hpp"
 #include "gateway/mime/mime_limits.hpp"
 #include "gateway/rules/rules.hpp"
@@ -56,6 +57,9 @@ struct Config {
     unsigned av_max_files = 10000;
     std::chrono::milliseconds av_max_scan_time{0};
     std::chrono::milliseconds av_check_interval{0};
+    // [archive]
+    filters::archive::ArchiveLimits archive;
+    std::string archive_encrypted_notice;
     // [milter]
     std::string milter_listen;
     unsigned milter_socket_mode = 0660;

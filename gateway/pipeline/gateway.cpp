@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "filters/archive/archive_inspector.hpp"
 #include "filters/av/av_engine.hpp"
 #include "filters/core/budget.hpp"
 #include "filters/core/part.hpp"
@@ -35,6 +36,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view alternative_rule_id = "builtin-alternative";
 /// How much of a body part libmagic sees.
 constexpr std::size_t body_detect_bytes = 4096;
+/// Archive members recorded one by one in the audit; the rest are counted.
+constexpr std::size_t max_member_events = 100;
 
 std::int64_t system_now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -383,6 +386,140 @@ AuditEvent step_event(std::string filter, std::string action, std::string reason
     return ev;
 }
 
+/// libmagic's type of an archive member's first bytes; "unknown" when detection fails.
+std::string member_type(std::span<const std::byte> bytes) {
+    auto t =
+        detect_type(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                    Role::Attachment, {});
+    return t ? *t : std::string("unknown");
+}
+
+/// Office extensions that carry macros (VBA) by design.
+bool macro_extension(std::string_view ext) noexcept {
+    for (std::string_view e :
+         {"docm", "dotm", "xlsm", "xltm", "xlam", "xlsb", "pptm", "potm", "ppam", "ppsm", "sldm"}) {
+        if (ext == e) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ends_with_nocase(std::string_view s, std::string_view suffix) noexcept {
+    return s.size() >= suffix.size() &&
+           std::equal(
+               suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+               [](unsigned char a, unsigned char b) { return std::tolower(a) == std::tolower(b); });
+}
+
+/// What one member adds to `contains`: the kind of its bytes, the kind its name claims, and
+/// macro for macro-enabled Office documents and VBA projects (a member of a listed OOXML file).
+std::uint32_t member_content(const filters::archive::Member& m) {
+    using filters::detect::FileKind;
+    std::uint32_t bits = 0;
+    if (!m.type.empty()) { // an encrypted member was not read: only its name tells
+        bits |= content_bit(filters::detect::to_string(filters::detect::kind_of_mime(m.type)))
+                    .value_or(0);
+    }
+    const std::string ext = extension_of(m.path);
+    const FileKind by_name = filters::detect::kind_of_extension(ext);
+    if (by_name != FileKind::Other || m.type.empty()) {
+        bits |= content_bit(filters::detect::to_string(by_name)).value_or(0);
+    }
+    std::string lower_type = m.type;
+    std::transform(lower_type.begin(), lower_type.end(), lower_type.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (macro_extension(ext) || lower_type.find("macroenabled") != std::string::npos ||
+        ends_with_nocase(m.path, "vbaproject.bin")) {
+        bits |= content_bit("macro").value_or(0);
+    }
+    return bits;
+}
+
+std::string_view archive_verdict(filters::archive::ArchiveStatus s) noexcept {
+    using filters::archive::ArchiveStatus;
+    switch (s) {
+    case ArchiveStatus::Listed:
+        return "listed";
+    case ArchiveStatus::Encrypted:
+        return "encrypted";
+    case ArchiveStatus::LimitExceeded:
+        return "limit_exceeded";
+    case ArchiveStatus::Corrupt:
+        return "corrupt";
+    case ArchiveStatus::NotArchive:
+        return "none";
+    }
+    return "none";
+}
+
+/// Lists an attachment as an archive when its content may be one (libmagic says archive, or
+/// cannot tell), and records the verdict, the encryption and what it holds on the report.
+/// Documents that are zips inside (OOXML, ODF) and programs packed as zips (jar, apk) are not
+/// archives to the user: their own kind decides. Error "archive.internal" only.
+filters::Result<filters::archive::ArchiveReport>
+list_archive(const Config& cfg, std::string_view bytes, PartReport& rep) {
+    using filters::detect::FileKind;
+    const FileKind kind = filters::detect::kind_of_mime(rep.detected_type);
+    if (rep.role == Role::Body || bytes.empty() ||
+        (kind != FileKind::Archive && kind != FileKind::Other)) {
+        return filters::archive::ArchiveReport{};
+    }
+    const filters::archive::ArchiveInspector inspector(cfg.archive, member_type);
+    auto listed = inspector.inspect(filters::as_bytes(bytes), rep.filename);
+    if (!listed) {
+        return tl::unexpected(listed.error());
+    }
+    rep.archive = std::string(archive_verdict(listed->status));
+    rep.archive_format = listed->format;
+    rep.archive_reason = listed->reason;
+    rep.archive_members = listed->members.size();
+    rep.archive_expanded = listed->expanded;
+    rep.encrypted = listed->status == filters::archive::ArchiveStatus::Encrypted;
+    for (const auto& m : listed->members) {
+        rep.encrypted = rep.encrypted || m.encrypted;
+        rep.contains |= member_content(m);
+    }
+    return listed;
+}
+
+/// Content classes a reader should be warned about when an archive holds them.
+std::uint32_t active_content_bits() {
+    return content_bit("executable").value_or(0) | content_bit("script").value_or(0) |
+           content_bit("macro").value_or(0);
+}
+
+/// What the notice says about a limit reason.
+std::string_view archive_limit_text(std::string_view reason) noexcept {
+    if (reason == "archive.ratio_exceeded") {
+        return "展開すると異常に大きくなります / it inflates to far more than its size";
+    }
+    if (reason == "archive.size_exceeded") {
+        return "展開後のサイズが上限を超えます / its contents exceed the size limit";
+    }
+    if (reason == "archive.members_exceeded") {
+        return "ファイル数が上限を超えます / it holds too many files";
+    }
+    if (reason == "archive.depth_exceeded") {
+        return "圧縮ファイルの入れ子が深すぎます / archives are nested too deep";
+    }
+    return "展開の上限を超えます / it exceeds an expansion limit";
+}
+
+/// The active content classes of an archive, for readers: "実行ファイル / program, ...".
+std::string active_content_text(std::uint32_t bits) {
+    std::string out;
+    for (const auto& [name, text] :
+         {std::pair<std::string_view, std::string_view>{"executable", "実行ファイル / program"},
+          {"script", "スクリプト / script"},
+          {"macro", "マクロ付き文書 / macro document"}}) {
+        if ((bits & content_bit(name).value_or(0)) != 0) {
+            out += (out.empty() ? "" : ", ") + std::string(text);
+        }
+    }
+    return out;
+}
+
 /// The facts the rules see for one part.
 PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_view direction) {
     PartFacts f;
@@ -397,6 +534,9 @@ PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_
     f.av = rep.av;
     f.mismatch = rep.mismatch;
     f.name_trick = !rep.name_tricks.empty();
+    f.archive = rep.archive;
+    f.encrypted = rep.encrypted;
+    f.contains = rep.contains;
     return f;
 }
 
@@ -444,6 +584,10 @@ std::string_view to_string(Disposition d) noexcept {
         return "reject";
     case Disposition::Tempfail:
         return "tempfail";
+    case Disposition::Quarantine:
+        return "quarantine";
+    case Disposition::Discard:
+        return "discard";
     }
     return "tempfail";
 }
@@ -688,8 +832,10 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         out.rule = std::move(rule);
         audit.verdict = d == Disposition::Deliver
                             ? (out.reason == "passed" ? "passed" : "sanitized")
-                        : d == Disposition::Reject ? "rejected"
-                                                   : "tempfail";
+                        : d == Disposition::Reject     ? "rejected"
+                        : d == Disposition::Quarantine ? "quarantined"
+                        : d == Disposition::Discard    ? "discarded"
+                                                       : "tempfail";
         audit.action = std::string(to_string(d));
         audit.reason = out.reason;
         audit.sha256_in = out.sha256_in;
@@ -711,9 +857,9 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             log::error("{}: audit: write_failed: audit={} {}", qid, out.audit_id,
                        rec.error().detail);
         }
-        const log::Level level = out.disposition == Disposition::Deliver  ? log::Level::Info
-                                 : out.disposition == Disposition::Reject ? log::Level::Warning
-                                                                          : log::Level::Error;
+        const log::Level level = out.disposition == Disposition::Deliver    ? log::Level::Info
+                                 : out.disposition == Disposition::Tempfail ? log::Level::Error
+                                                                            : log::Level::Warning;
         log::line(level,
                   "{}: gateway: {}: audit={} reason={} rule={} from=<{}> size={} parts={} "
                   "duration_ms={}",
@@ -818,6 +964,8 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     std::vector<RemovedItem> removed;
     bool all_keep = true;
     std::string reject_rule_id;
+    std::string hold_rule_id;    // first part whose rule says quarantine
+    std::string discard_rule_id; // first part whose rule says discard
     filters::text::HtmlPolicy html_policy;
     html_policy.defang_links = cfg.defang_links;
     html_policy.max_depth = cfg.html_max_depth;
@@ -889,10 +1037,24 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         if (facts_of_file.type_mismatch) {
             detail.emplace_back("mismatch", facts_of_file.mismatch_detail);
         }
+        auto archive = w.alt_unused[i] ? filters::Result<filters::archive::ArchiveReport>()
+                                       : list_archive(cfg, content->bytes, rep);
+        if (!archive) {
+            return finish_error(archive.error(), "archive");
+        }
+        if (rep.archive != "none") {
+            detail.emplace_back("archive", rep.archive_format);
+            detail.emplace_back("archive_status", rep.archive);
+            detail.emplace_back("archive_reason", rep.archive_reason);
+            detail.emplace_back("members", std::to_string(rep.archive_members));
+            detail.emplace_back("expanded", std::to_string(rep.archive_expanded));
+            detail.emplace_back("encrypted", rep.encrypted ? "1" : "0");
+            detail.emplace_back("contains", content_names(rep.contains));
+        }
 
         Decision decision = decide(cfg.rules, facts_of(rep, envelope, audit.direction));
-        if (w.alt_unused[i] && decision.action != Action::Keep &&
-            decision.action != Action::Reject) {
+        if (w.alt_unused[i] &&
+            (decision.action == Action::Text || decision.action == Action::Strip)) {
             // The alternative not shown: dropped, unless a rule keeps (or rejects) it.
             decision = Decision{Action::Strip, alternative_rule_id};
         }
@@ -917,6 +1079,19 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             }
             ev.filter = "rules";
             break;
+        case Action::Quarantine:
+        case Action::Discard: {
+            const bool hold = decision.action == Action::Quarantine;
+            rep.reason = rep.av == "infected" ? "av.infected"
+                         : hold               ? "rule.quarantine"
+                                              : "rule.discard";
+            std::string& first = hold ? hold_rule_id : discard_rule_id;
+            if (first.empty()) {
+                first = rep.rule;
+            }
+            ev.filter = "rules";
+            break;
+        }
         case Action::Keep:
             rep.reason = "part.kept";
             ev.filter = "rules";
@@ -933,16 +1108,55 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                 rep.reason = "related.inline_removed";
                 ++facts.inline_removed;
             } else {
-                rep.reason = rep.av == "infected"     ? "av.infected"
-                             : rep.av == "incomplete" ? "av.incomplete"
-                                                      : "attachment.stripped";
+                rep.reason = rep.av == "infected"              ? "av.infected"
+                             : rep.encrypted                   ? "archive.encrypted"
+                             : rep.archive == "limit_exceeded" ? rep.archive_reason
+                             : rep.archive == "corrupt"        ? "archive.corrupt"
+                             : rep.av == "incomplete"          ? "av.incomplete"
+                                                               : "attachment.stripped";
                 RemovedItem item{rep.path, shown_name, rep.detected_type, rep.size, rep.sha256, {}};
                 // Every reason the reader should know, one per line.
                 std::vector<std::string> notes;
                 if (rep.av == "infected") {
                     notes.push_back("ウイルス検出 / virus found: " + rep.signatures);
+                }
+                if (rep.encrypted) {
+                    notes.push_back("パスワード付き圧縮ファイル / password-protected archive: " +
+                                    cfg.archive_encrypted_notice);
+                } else if (rep.archive == "limit_exceeded") {
+                    notes.push_back("圧縮爆弾の疑い / suspected archive bomb: " +
+                                    std::string(archive_limit_text(rep.archive_reason)));
+                } else if (rep.archive == "corrupt") {
+                    notes.push_back("壊れた圧縮ファイル / damaged archive");
                 } else if (rep.av == "incomplete") {
                     notes.push_back("完全には検査できない内容 / could not be scanned completely");
+                }
+                if ((rep.contains & active_content_bits()) != 0) {
+                    notes.push_back("危険な内容を含む圧縮ファイル / the archive holds: " +
+                                    active_content_text(rep.contains));
+                }
+                if (!archive->members.empty()) {
+                    // The top level only: what the reader would have seen on opening it.
+                    std::string names;
+                    std::size_t shown = 0;
+                    std::size_t top = 0;
+                    for (const auto& m : archive->members) {
+                        top += m.depth == 1 ? 1 : 0;
+                    }
+                    for (const auto& m : archive->members) {
+                        if (m.depth != 1) {
+                            continue;
+                        }
+                        if (shown == 5) {
+                            names += fmt::format(" (+{})", top - shown);
+                            break;
+                        }
+                        names += (shown++ == 0 ? "" : ", ") +
+                                 filters::detect::file_facts(m.path, {}, m.type,
+                                                             filters::detect::NamePolicy{})
+                                     .name_shown;
+                    }
+                    notes.push_back("内容 / contents: " + names);
                 }
                 if (facts_of_file.type_mismatch) {
                     notes.push_back("種類の偽装の疑い / disguised type: " +
@@ -1058,6 +1272,28 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         rep.detail = ev.detail;
         ev.duration_us = micros_since(tp);
         audit.events.push_back(std::move(ev));
+        // The listing, one event per member (bounded): what the archive held, for the auditor.
+        std::size_t member_events = 0;
+        for (const auto& m : archive->members) {
+            if (member_events++ == max_member_events) {
+                event("archive", "none", "archive.members_not_listed",
+                      "part=" + rep.path +
+                          " count=" + std::to_string(archive->members.size() - max_member_events));
+                break;
+            }
+            AuditEvent me;
+            me.part_path = rep.path;
+            me.filename = m.outer.empty() ? m.path : m.outer + "/" + m.path;
+            me.detected_type = m.type;
+            me.size = m.size;
+            me.filter = "archive";
+            me.action = "none";
+            me.reason = "archive.member";
+            me.detail = join_detail({{"depth", std::to_string(m.depth)},
+                                     {"encrypted", m.encrypted ? "1" : "0"},
+                                     {"archive", m.is_archive ? "1" : "0"}});
+            audit.events.push_back(std::move(me));
+        }
         out.parts.push_back(std::move(rep));
     }
 
@@ -1075,6 +1311,19 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         // way): there is no part to remove, so nothing of it is delivered.
         event("av", "reject", "av.infected_message", "signatures=" + message_signatures);
         return finish(Disposition::Reject, "av.infected_message", "builtin-av-message");
+    }
+    if (!hold_rule_id.empty() || !discard_rule_id.empty()) {
+        // The whole message is held (or dropped): nothing is delivered, the original is kept.
+        const bool hold = !hold_rule_id.empty();
+        const std::string& rule = hold ? hold_rule_id : discard_rule_id;
+        const bool virus =
+            std::any_of(out.parts.begin(), out.parts.end(),
+                        [&](const PartReport& p) { return p.rule == rule && p.av == "infected"; });
+        return finish(hold ? Disposition::Quarantine : Disposition::Discard,
+                      virus  ? "av.infected"
+                      : hold ? "rule.quarantine"
+                             : "rule.discard",
+                      rule);
     }
 
     // 8. rebuild.
@@ -1176,8 +1425,14 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
             rep.detail +=
                 (rep.detail.empty() ? "" : " ") + std::string("name_tricks=") + rep.name_tricks;
         }
+        if (!w.alt_unused[i]) {
+            auto archive = list_archive(cfg, content->bytes, rep);
+            if (!archive) {
+                return tl::unexpected(archive.error());
+            }
+        }
         Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
-        if (w.alt_unused[i] && d.action != Action::Keep && d.action != Action::Reject) {
+        if (w.alt_unused[i] && (d.action == Action::Text || d.action == Action::Strip)) {
             d = Decision{Action::Strip, alternative_rule_id};
             rep.reason = "alternative.not_chosen";
         } else if (w.related_extra[i] && d.action == Action::Strip) {

@@ -53,19 +53,28 @@ struct PartReport {
     Role role = Role::Attachment;
     Action action = Action::Strip;
     std::string rule;
-    std::string av = "unscanned"; ///< "clean", "infected", "incomplete", "unscanned"
-    std::string signatures;       ///< ClamAV names, comma-separated (infected or incomplete)
-    bool mismatch = false;        ///< the true type contradicts the declared type or extension
-    std::string name_tricks;      ///< "name.double_extension,name.bidi_control", "" when none
+    std::string av = "unscanned";    ///< "clean", "infected", "incomplete", "unscanned"
+    std::string signatures;          ///< ClamAV names, comma-separated (infected or incomplete)
+    bool mismatch = false;           ///< the true type contradicts the declared type or extension
+    std::string name_tricks;         ///< "name.double_extension,name.bidi_control", "" when none
+    std::string archive = "none";    ///< "none", "listed", "encrypted", "limit_exceeded", "corrupt"
+    std::string archive_format;      ///< "zip", "7z", "tar.gz", ... ("" when not an archive)
+    std::string archive_reason;      ///< "archive.ratio_exceeded", ... ("" when listed or none)
+    std::size_t archive_members = 0; ///< members listed (directories not counted)
+    std::uint64_t archive_expanded = 0; ///< bytes inflated while listing
+    bool encrypted = false;             ///< the archive or a member is password-protected
+    std::uint32_t contains = 0;         ///< content_bit()s of the members, all levels
     std::string reason; ///< stable code: "text.html_converted", "attachment.stripped", ...
     std::string detail; ///< key=value facts for the audit, never content
 };
 
 /// What the MTA should do with the message.
 enum class Disposition : std::uint8_t {
-    Deliver,  ///< deliver `output` instead of the original
-    Reject,   ///< 5xx
-    Tempfail, ///< 4xx
+    Deliver,    ///< deliver `output` instead of the original
+    Reject,     ///< 5xx
+    Tempfail,   ///< 4xx
+    Quarantine, ///< accept and deliver nothing; the original waits for an admin's release
+    Discard,    ///< accept and deliver nothing (the original is kept as always)
 };
 [[nodiscard]] std::string_view to_string(Disposition d) noexcept;
 

@@ -1,7 +1,10 @@
 #include "gateway/rules/rules.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+
+#include "filters/detect/file_facts.hpp"
 
 namespace mugaika::gateway {
 namespace {
@@ -78,6 +81,16 @@ bool matches(const Rule& r, const PartFacts& f) {
     if (r.name_trick && *r.name_trick != f.name_trick) {
         return false;
     }
+    if (!r.archive.empty() &&
+        !any_of(r.archive, [&](const std::string& v) { return v == f.archive; })) {
+        return false;
+    }
+    if (r.encrypted && *r.encrypted != f.encrypted) {
+        return false;
+    }
+    if (r.contains != 0 && (r.contains & f.contains) == 0) {
+        return false;
+    }
     return true;
 }
 
@@ -95,6 +108,10 @@ std::string_view to_string(Action a) noexcept {
         return "reject";
     case Action::Tempfail:
         return "tempfail";
+    case Action::Quarantine:
+        return "quarantine";
+    case Action::Discard:
+        return "discard";
     }
     return "strip";
 }
@@ -111,6 +128,12 @@ std::optional<Action> parse_action(std::string_view s) noexcept {
     }
     if (s == "reject") {
         return Action::Reject;
+    }
+    if (s == "quarantine") {
+        return Action::Quarantine;
+    }
+    if (s == "discard") {
+        return Action::Discard;
     }
     return std::nullopt;
 }
@@ -134,6 +157,48 @@ Decision decide(const std::vector<Rule>& rules, const PartFacts& facts) {
         }
     }
     return Decision{facts.role == Role::Body ? Action::Text : Action::Strip, fallback_rule_id};
+}
+
+namespace {
+
+using filters::detect::FileKind;
+
+/// The kinds `contains` can name, in bit order (the bit is the FileKind value).
+constexpr std::array content_kinds{
+    FileKind::Text,    FileKind::Html,       FileKind::Pdf,    FileKind::Image, FileKind::Office,
+    FileKind::Archive, FileKind::Executable, FileKind::Script, FileKind::Email, FileKind::Calendar,
+    FileKind::Audio,   FileKind::Video,      FileKind::Other,  FileKind::Empty};
+constexpr std::uint32_t macro_bit = 1U << 16U;
+
+} // namespace
+
+std::optional<std::uint32_t> content_bit(std::string_view name) noexcept {
+    if (name == "macro") {
+        return macro_bit;
+    }
+    for (FileKind k : content_kinds) {
+        if (filters::detect::to_string(k) == name) {
+            return 1U << static_cast<unsigned>(k);
+        }
+    }
+    return std::nullopt;
+}
+
+std::string content_names(std::uint32_t bits) {
+    std::string out;
+    for (FileKind k : content_kinds) {
+        if ((bits & (1U << static_cast<unsigned>(k))) != 0) {
+            out += (out.empty() ? "" : ",") + std::string(filters::detect::to_string(k));
+        }
+    }
+    if ((bits & macro_bit) != 0) {
+        out += out.empty() ? "macro" : ",macro";
+    }
+    return out;
+}
+
+std::string content_names_all() {
+    return content_names(0xffffffffU);
 }
 
 std::string extension_of(std::string_view filename) {

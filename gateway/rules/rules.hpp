@@ -12,11 +12,13 @@ namespace mugaika::gateway {
 
 /// What happens to a part, or to the whole message.
 enum class Action : std::uint8_t {
-    Text,     ///< convert to plain text (bodies; text-like attachments)
-    Keep,     ///< pass the part through unchanged
-    Strip,    ///< remove the part and list it in the notice
-    Reject,   ///< refuse the whole message (SMTP 5xx)
-    Tempfail, ///< refuse the whole message for now (SMTP 4xx); never chosen by rules
+    Text,       ///< convert to plain text (bodies; text-like attachments)
+    Keep,       ///< pass the part through unchanged
+    Strip,      ///< remove the part and list it in the notice
+    Reject,     ///< refuse the whole message (SMTP 5xx)
+    Tempfail,   ///< refuse the whole message for now (SMTP 4xx); never chosen by rules
+    Quarantine, ///< accept the whole message, deliver nothing, hold the original for an admin
+    Discard,    ///< accept the whole message and deliver nothing (the original is still kept)
 };
 
 /// Stable lower-case name ("strip").
@@ -48,6 +50,10 @@ struct Rule {
     std::vector<std::string> av;             ///< "clean", "infected", "incomplete", "unscanned"
     std::optional<bool> mismatch;            ///< the true type contradicts the label
     std::optional<bool> name_trick;          ///< the file name misleads (double extension, ...)
+    std::vector<std::string>
+        archive;                   ///< "none", "listed", "encrypted", "limit_exceeded", "corrupt"
+    std::optional<bool> encrypted; ///< an archive (or a member) is password-protected
+    std::uint32_t contains = 0;    ///< content_bit()s: the archive holds any of these
     Action action = Action::Strip;
     int line = 0; ///< where the rule starts in its file
 };
@@ -65,7 +71,20 @@ struct PartFacts {
     std::string_view av = "unscanned"; ///< ClamAV's verdict on the part
     bool mismatch = false;
     bool name_trick = false;
+    std::string_view archive = "none"; ///< the archive verdict (see Rule::archive)
+    bool encrypted = false;
+    std::uint32_t contains = 0; ///< content_bit()s of what an archive holds, all levels
 };
+
+/// The bit of a content class that `contains` matches: a file kind name ("executable",
+/// "script", "office", "archive", "pdf", "html", "image", ... as filters::detect::to_string
+/// names them) or "macro" (a macro-enabled Office document or a VBA project). nullopt for
+/// anything else.
+[[nodiscard]] std::optional<std::uint32_t> content_bit(std::string_view name) noexcept;
+/// The names of the bits set, comma-separated in bit order ("executable,macro"); "" for 0.
+[[nodiscard]] std::string content_names(std::uint32_t bits);
+/// Every name content_bit() accepts, comma-separated (for error messages).
+[[nodiscard]] std::string content_names_all();
 
 /// The decision for one part: the action and the id of the rule that chose it.
 struct Decision {

@@ -80,7 +80,7 @@ TEST_CASE("config: the compiled-in defaults are the shipped file byte for byte")
     CHECK(builtin_config_text() == read_file(source_dir() / "config/mugaika.toml"));
     auto cfg = load_config_text(builtin_config_text(), "(built-in)");
     REQUIRE(cfg);
-    CHECK((*cfg)->rules.size() == 5);
+    CHECK((*cfg)->rules.size() == 8);
     CHECK((*cfg)->mime.max_depth == 32);
     CHECK((*cfg)->max_message_size == 50ULL * 1024 * 1024);
     CHECK((*cfg)->time_budget == std::chrono::seconds(30));
@@ -115,11 +115,48 @@ TEST_CASE("config: every problem is reported with its file, line and setting") {
     CHECK(all.find("site.toml:3: [limits] max_message_size") != std::string::npos);
     CHECK(all.find("site.toml:5: [text] prefer: must be one of html, plain") != std::string::npos);
     CHECK(all.find("site.toml:6: [text] colour: unknown setting") != std::string::npos);
-    CHECK(all.find("site.toml:9: rules[1].action: must be text, keep, strip or reject") !=
-          std::string::npos);
+    CHECK(all.find("site.toml:9: rules[1].action: must be text, keep, strip, reject, quarantine or "
+                   "discard") != std::string::npos);
     CHECK(all.find("rules[2].role") != std::string::npos);
     CHECK(problems.front().line == 2); // in file order
     CHECK(all.find("duplicate rule id") != std::string::npos);
+}
+
+TEST_CASE("config: archive rule fields and [archive] limits are read and checked") {
+    auto ok = load_config_text("[archive]\nmax_depth = 2\nmax_expanded_size = \"10MiB\"\n"
+                               "max_ratio = 50\n"
+                               "[[rules]]\nid = \"hold-ppap\"\nencrypted = true\n"
+                               "action = \"quarantine\"\n"
+                               "[[rules]]\nid = \"drop\"\narchive = [\"limit_exceeded\"]\n"
+                               "contains = [\"executable\", \"macro\"]\naction = \"discard\"\n",
+                               "site.toml");
+    REQUIRE(ok);
+    CHECK((*ok)->archive.max_depth == 2);
+    CHECK((*ok)->archive.max_total_size == 10ULL << 20);
+    CHECK((*ok)->archive.max_ratio == doctest::Approx(50.0));
+    REQUIRE((*ok)->rules.size() == 2);
+    CHECK((*ok)->rules[0].action == Action::Quarantine);
+    CHECK((*ok)->rules[0].encrypted == true);
+    CHECK((*ok)->rules[1].action == Action::Discard);
+    CHECK((*ok)->rules[1].archive == std::vector<std::string>{"limit_exceeded"});
+    CHECK(content_names((*ok)->rules[1].contains) == "executable,macro");
+
+    auto bad = load_config_text("[archive]\nmax_depth = 0\n"
+                                "[[rules]]\nid = \"x\"\narchive = \"bomb\"\n"
+                                "contains = [\"virus\"]\nencrypted = \"yes\"\naction = \"strip\"\n",
+                                "site.toml");
+    REQUIRE_FALSE(bad);
+    std::string all;
+    for (const auto& p : bad.error()) {
+        all += to_string(p) + "\n";
+    }
+    CAPTURE(all);
+    CHECK(bad.error().size() == 4);
+    CHECK(all.find("site.toml:2: [archive] max_depth") != std::string::npos);
+    CHECK(all.find("site.toml:5: rules[1].archive: must be none, listed, encrypted, "
+                   "limit_exceeded or corrupt, not \"bomb\"") != std::string::npos);
+    CHECK(all.find("site.toml:6: rules[1].contains: must name one of") != std::string::npos);
+    CHECK(all.find("site.toml:7: rules[1].encrypted: expected true or false") != std::string::npos);
 }
 
 TEST_CASE("config: a syntax error names the line") {

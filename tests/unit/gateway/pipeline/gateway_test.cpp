@@ -4,6 +4,7 @@
 
 #include <gmime/gmime.h>
 
+#include <map>
 #include <thread>
 
 #include "../test_support.hpp"
@@ -617,4 +618,166 @@ TEST_CASE(
         CHECK(text.find("\xE2\x80\xAE") == std::string::npos);
         CHECK(text.find("[U+202E]") != std::string::npos);
     }
+}
+
+namespace {
+std::string sample(const std::string& name) {
+    return test::read_file(test::source_dir() / "samples/mail" / name);
+}
+} // namespace
+
+TEST_CASE("gateway: a password-protected zip is stripped with the PPAP notice and its listing") {
+    Fixture f;
+    Outcome o = f.run(sample("43-ppap-encrypted-zip.eml"));
+    REQUIRE(o.disposition == Disposition::Deliver);
+    REQUIRE(o.parts.size() == 2);
+    const PartReport& zip = o.parts[1];
+    CHECK(zip.action == Action::Strip);
+    CHECK(zip.rule == "archive-encrypted-strip");
+    CHECK(zip.reason == "archive.encrypted");
+    CHECK(zip.archive == "encrypted");
+    CHECK(zip.archive_format == "zip");
+    CHECK(zip.encrypted);
+    CHECK(zip.archive_members == 2);
+    const std::string text = body_text(o.output);
+    CHECK(text.find("password-protected archive: " + f.cfg->archive_encrypted_notice) !=
+          std::string::npos);
+    CHECK(text.find("内容 / contents: 見積書.xlsx, 説明.txt") != std::string::npos);
+    // The auditor sees every member, and the part's verdict in its detail.
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    std::vector<std::string> members;
+    for (const AuditEvent& ev : rows[0].msg.events) {
+        if (ev.reason == "archive.member") {
+            CHECK(ev.part_path == "2");
+            CHECK(ev.detail.find("encrypted=1") != std::string::npos);
+            members.push_back(ev.filename);
+        }
+        if (ev.part_path == "2" && ev.filter == "attachment") {
+            CHECK(ev.detail.find("archive_status=encrypted") != std::string::npos);
+            CHECK(ev.detail.find("encrypted=1") != std::string::npos);
+        }
+    }
+    CHECK(members == std::vector<std::string>{"見積書.xlsx", "説明.txt"});
+}
+
+TEST_CASE("gateway: an archive bomb is stripped once a limit is hit, with the limit named") {
+    Fixture f;
+    Outcome o = f.run(sample("42-archive-bomb.eml"));
+    REQUIRE(o.disposition == Disposition::Deliver);
+    const PartReport& zip = o.parts.at(1);
+    CHECK(zip.rule == "archive-bomb-strip");
+    CHECK(zip.archive == "limit_exceeded");
+    CHECK(zip.reason == "archive.ratio_exceeded");
+    // Listing stopped at the ratio: nowhere near the 128 MiB the headers promise.
+    CHECK(zip.archive_expanded <= 100 * zip.size + (1U << 20U) + (64U << 10U));
+    CHECK(body_text(o.output).find("suspected archive bomb") != std::string::npos);
+
+    SUBCASE("a smaller size limit names itself") {
+        auto cfg = std::make_shared<Config>(*f.cfg);
+        cfg->archive.max_ratio = 100000;
+        cfg->archive.max_total_size = 4U << 20U;
+        REQUIRE(f.gateway().replace_config(cfg));
+        Outcome o2 = f.run(sample("42-archive-bomb.eml"));
+        CHECK(o2.parts.at(1).reason == "archive.size_exceeded");
+        CHECK(o2.parts.at(1).archive_expanded <= (4U << 20U) + 1);
+    }
+}
+
+TEST_CASE("gateway: an archive holding a program, a script and a macro document is named so") {
+    Fixture f;
+    Outcome o = f.run(sample("44-zip-with-program-and-macro.eml"));
+    REQUIRE(o.disposition == Disposition::Deliver);
+    const PartReport& zip = o.parts.at(1);
+    CHECK(zip.rule == "archive-active-content-strip");
+    CHECK(zip.archive == "listed");
+    for (const char* kind : {"executable", "script", "macro"}) {
+        CAPTURE(kind);
+        CHECK((zip.contains & content_bit(kind).value()) != 0);
+    }
+    const std::string text = body_text(o.output);
+    CHECK(
+        text.find("実行ファイル / program, スクリプト / script, マクロ付き文書 / macro document") !=
+        std::string::npos);
+    CHECK(text.find("内容 / contents: setup.exe, run.bat, 入力様式.docm\n") != std::string::npos);
+
+    SUBCASE("explain shows the same verdicts without writing anything") {
+        Envelope env;
+        const std::string m = sample("44-zip-with-program-and-macro.eml");
+        auto parts = f.gateway().explain(env, MessageSource{m, -1});
+        REQUIRE(parts);
+        CHECK(parts->at(1).rule == "archive-active-content-strip");
+        CHECK(parts->at(1).contains == zip.contains);
+    }
+}
+
+TEST_CASE("gateway: a quarantine rule holds the whole mail and a discard rule drops it") {
+    Fixture f;
+    Rule hold;
+    hold.id = "hold-ppap";
+    hold.encrypted = true;
+    hold.action = Action::Quarantine;
+    Rule drop;
+    drop.id = "drop-programs";
+    drop.contains = content_bit("executable").value();
+    drop.action = Action::Discard;
+    f.cfg->rules.insert(f.cfg->rules.begin(), {hold, drop});
+
+    Outcome held = f.run(sample("43-ppap-encrypted-zip.eml"));
+    CHECK(held.disposition == Disposition::Quarantine);
+    CHECK(held.reason == "rule.quarantine");
+    CHECK(held.rule == "hold-ppap");
+    CHECK(held.output.empty());
+    CHECK(held.audited);
+    // The original is kept for the release.
+    auto kept = f.gateway().quarantine().read(held.quarantine_id);
+    REQUIRE(kept);
+    CHECK(*kept == sample("43-ppap-encrypted-zip.eml"));
+
+    Outcome dropped = f.run(sample("44-zip-with-program-and-macro.eml"));
+    CHECK(dropped.disposition == Disposition::Discard);
+    CHECK(dropped.reason == "rule.discard");
+    CHECK(dropped.rule == "drop-programs");
+    CHECK(dropped.output.empty());
+
+    // Across parts: reject wins over quarantine, quarantine over discard.
+    auto cfg = std::make_shared<Config>(*f.cfg);
+    for (auto [ext, action] : {std::pair<const char*, Action>{"scr", Action::Reject},
+                               {"exe", Action::Quarantine},
+                               {"bat", Action::Discard}}) {
+        Rule r;
+        r.id = std::string("by-") + ext;
+        r.extensions = {ext};
+        r.action = action;
+        cfg->rules.insert(cfg->rules.begin(), r);
+    }
+    REQUIRE(f.gateway().replace_config(cfg));
+    auto with = [](std::initializer_list<const char*> names) {
+        std::string body = "--b\nContent-Type: text/plain\n\nhi\n";
+        for (const char* n : names) {
+            body += std::string("--b\nContent-Type: application/octet-stream\n"
+                                "Content-Disposition: attachment; filename=\"") +
+                    n + "\"\n\nMZ\n";
+        }
+        return mail(
+            "Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+            body + "--b--\n");
+    };
+    CHECK(f.run(with({"a.bat"})).disposition == Disposition::Discard);
+    const Outcome both = f.run(with({"a.bat", "b.exe"}));
+    CHECK(both.disposition == Disposition::Quarantine);
+    CHECK(both.rule == "by-exe");
+    const Outcome all = f.run(with({"a.bat", "b.exe", "c.scr"}));
+    CHECK(all.disposition == Disposition::Reject);
+    CHECK(all.rule == "by-scr");
+
+    std::map<std::string, std::string> verdicts;
+    for (const AuditRow& r : f.rows()) {
+        verdicts[r.msg.audit_id] = r.msg.verdict;
+    }
+    CHECK(verdicts[held.audit_id] == "quarantined");
+    CHECK(verdicts[dropped.audit_id] == "discarded");
+    auto verified = f.gateway().audit().verify();
+    REQUIRE(verified);
+    CHECK(verified->ok);
 }

@@ -100,3 +100,45 @@ TEST_CASE("rules: extensions ignore Windows' trailing dots and spaces") {
     CHECK(extension_of(".bashrc").empty());
     CHECK(extension_of("noext").empty());
 }
+
+TEST_CASE("rules: archive verdict, encryption and contents conditions") {
+    std::vector<Rule> rules;
+    Rule bomb = rule("bomb", Action::Reject);
+    bomb.archive = {"limit_exceeded", "corrupt"};
+    rules.push_back(bomb);
+    Rule ppap = rule("ppap", Action::Quarantine);
+    ppap.encrypted = true;
+    rules.push_back(ppap);
+    Rule active = rule("active", Action::Discard);
+    active.contains = content_bit("executable").value() | content_bit("macro").value();
+    rules.push_back(active);
+
+    PartFacts f;
+    f.role = Role::Attachment;
+    CHECK(decide(rules, f).rule == fallback_rule_id); // "none", not encrypted, holds nothing
+    f.archive = "corrupt";
+    CHECK(decide(rules, f).rule == "bomb");
+    f.archive = "encrypted";
+    CHECK(decide(rules, f).rule == fallback_rule_id); // the verdict alone is not `encrypted`
+    f.encrypted = true;
+    CHECK(decide(rules, f).action == Action::Quarantine);
+    f.encrypted = false;
+    f.archive = "listed";
+    f.contains = content_bit("script").value() | content_bit("text").value();
+    CHECK(decide(rules, f).rule == fallback_rule_id); // neither executable nor macro
+    f.contains |= content_bit("macro").value();
+    CHECK(decide(rules, f).action == Action::Discard);
+}
+
+TEST_CASE("rules: content class names round-trip and unknown names are refused") {
+    CHECK(content_names(content_bit("executable").value() | content_bit("macro").value() |
+                        content_bit("archive").value()) == "archive,executable,macro");
+    CHECK_FALSE(content_bit("virus"));
+    CHECK_FALSE(content_bit(""));
+    CHECK(content_names(0).empty());
+    CHECK(content_names_all().find("script") != std::string::npos);
+    CHECK(parse_action("quarantine") == Action::Quarantine);
+    CHECK(parse_action("discard") == Action::Discard);
+    CHECK(to_string(Action::Quarantine) == "quarantine");
+    CHECK_FALSE(parse_action("tempfail")); // never chosen by rules
+}
