@@ -5,6 +5,22 @@
 
 namespace mugaika::filters::detect {
 
+bool looks_textual(std::span<const std::byte> bytes) noexcept {
+    bytes = bytes.first(std::min<std::size_t>(bytes.size(), 8192));
+    std::size_t controls = 0;
+    for (std::byte b : bytes) {
+        const auto c = static_cast<unsigned char>(b);
+        if (c == 0) {
+            return false;
+        }
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b &&
+            c != 0x0e && c != 0x0f) {
+            ++controls;
+        }
+    }
+    return controls * 50 <= bytes.size();
+}
+
 Result<TypeDetector> TypeDetector::create() {
     // Compressed files are reported as what they are, not what they contain; no checks that
     // read outside the buffer.

@@ -17,6 +17,12 @@ inline constexpr std::size_t detect_full_scan_max = 16 * 1024 * 1024;
 
 using MagicPtr = CPtr<magic_set, magic_close>;
 
+/// Whether the first 8 KiB look like text in any charset mail uses: no NUL, few control
+/// characters (ESC, SO and SI count as text for ISO-2022-JP). libmagic's own text analysis costs
+/// about 1 ms per 4 KiB of Japanese text; callers that only need "text or not" ask this first.
+/// Thread-safe (pure).
+[[nodiscard]] bool looks_textual(std::span<const std::byte> bytes) noexcept;
+
 /// The true type of some bytes, from libmagic's compiled default database.
 /// Per-thread: a magic_t must not be shared; make one per thread.
 class TypeDetector {

@@ -312,20 +312,17 @@ TEST_CASE("archive_inspector: more members than max_members is archive.members_e
     CHECK(r.members.size() == 10000);
 }
 
-TEST_CASE("archive_inspector: 10,000 zip members are listed (timing printed)") {
+TEST_CASE("archive_inspector: 10,000 zip members are listed") {
+    // The time this takes is measured by tests/bench/av_bench.cpp, not here.
     std::vector<Entry> entries;
     for (int i = 0; i < 10000; ++i) {
         entries.push_back(
             {"docs/file" + std::to_string(i) + ".txt", "content " + std::to_string(i)});
     }
-    const Bytes zip = write_archive("zip", "", entries);
-    const auto t0 = std::chrono::steady_clock::now();
-    const ArchiveReport r = inspect(zip);
-    const auto t1 = std::chrono::steady_clock::now();
+    const ArchiveReport r = inspect(write_archive("zip", "", entries));
     REQUIRE(r.status == ArchiveStatus::Listed);
     CHECK(r.members.size() == 10000);
-    std::printf("archive_inspector: 10000-member zip (%zu bytes) listed in %.1f ms\n", zip.size(),
-                std::chrono::duration<double, std::milli>(t1 - t0).count());
+    CHECK(r.members.back().path == "docs/file9999.txt");
 }
 
 TEST_CASE("archive_inspector: a zip of 50 MB of zeros stops early as a bomb") {
@@ -338,7 +335,6 @@ TEST_CASE("archive_inspector: a zip of 50 MB of zeros stops early as a bomb") {
         CHECK(r.expanded <=
               static_cast<std::uint64_t>(100.0 * static_cast<double>(zip.size())) + (64U << 10U));
         CHECK(r.expanded < total);
-        MESSAGE("zip bytes " << zip.size() << ", expanded before stop " << r.expanded);
     }
     SUBCASE("total size") {
         ArchiveLimits limits;
