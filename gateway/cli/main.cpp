@@ -1,14 +1,17 @@
 // mugaika: the command line of the sanitization gateway.
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -23,8 +26,11 @@
 #include "gateway/log/log.hpp"
 #include "gateway/pipeline/gateway.hpp"
 #include "gateway/pipeline/libraries.hpp"
+#include "gateway/quarantine/purge.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
 #include "gateway/quarantine/quarantine_views.hpp"
+#include "gateway/quarantine/release.hpp"
+#include "gateway/quarantine/smtp_sender.hpp"
 
 namespace {
 
@@ -47,6 +53,8 @@ commands:
   rules explain MAIL.eml           show the rule and action for every part, changing nothing
   config check [FILE]              report every problem in a config file
   quarantine list|show|export      the kept originals: list them, show one, write one back
+  quarantine request|approve|...   release an original with a second person's approval
+  quarantine purge                 remove originals past [quarantine] retention_days
   audit query [FILTERS]            list audit records
   audit verify                     check the hash chain of the audit trail
 
@@ -58,8 +66,9 @@ global options:
   --help            this text; `mugaika COMMAND --help` for a command
   --version         print the version
 
-exit codes: 0 written, 3 rejected by policy, 4 temporary failure, 5 accepted but nothing to
-deliver (quarantined or discarded by a rule), 2 usage or config error, 1 internal error
+exit codes: 0 written, 3 rejected (refused) by policy, 4 temporary failure, 5 accepted but
+nothing to deliver (quarantined or discarded by a rule), 2 usage or config error, 1 internal
+error
 )";
 
 constexpr const char* sanitize_help =
@@ -98,10 +107,25 @@ constexpr const char* quarantine_help =
        mugaika [--state-dir DIR] quarantine show ID
        mugaika [--state-dir DIR] quarantine export ID -o FILE
 
+       mugaika [--state-dir DIR] quarantine request ID --part PATH|--all --to ADDR --reason TEXT [--as NAME]
+       mugaika [--state-dir DIR] quarantine requests [--format table|json] [--all]
+       mugaika [--state-dir DIR] quarantine approve REQ --as NAME [--reason TEXT]
+       mugaika [--state-dir DIR] quarantine refuse REQ --as NAME --reason TEXT
+       mugaika [--state-dir DIR] quarantine purge [--dry-run] [--now TIME] [--as NAME]
+
 Every original is kept before any answer is given. `list` shows them newest first (time, id,
 audit id, verdict, reason, size, sender, subject); `show` tells the story of one: envelope, parts
 with names, declared and detected types, actions and sizes; `export` writes it byte for byte.
 ID is the quarantine id (SHA-256) or the audit id shown in the notice.
+
+Release: `request` files a request for the whole original (--all, byte for byte) or one part
+(--part, a path shown by `show`) and prints its id; another person approves it (`approve`), and
+it is delivered through [release] relay; or refuses it (`refuse`). `requests` lists pending ones
+(--all: decided ones too). NAME defaults to the login user (SUDO_USER under sudo).
+`purge` removes originals whose newest record is older than [quarantine] retention_days, except
+those with a pending request, and audits what it removed.
+exit codes: 0 done, 2 usage or unknown id, 3 refused by policy (same person, infected, not
+pending), 4 temporary failure (relay down), 1 other errors
 )";
 
 constexpr const char* audit_help =
@@ -484,6 +508,145 @@ int cmd_quarantine_show(const Global& g, const std::vector<std::string>& args) {
     return exit_ok;
 }
 
+std::optional<std::int64_t> parse_time(const std::string& s);
+
+/// The person running the command: the user sudo was called by, else the login user.
+std::string login_name() {
+    const char* sudo = std::getenv("SUDO_USER");
+    if (sudo != nullptr && *sudo != '\0') {
+        return sudo;
+    }
+    const passwd* pw = ::getpwuid(::getuid());
+    return pw != nullptr ? pw->pw_name : std::to_string(::getuid());
+}
+
+int exit_for(const mugaika::filters::Error& e) {
+    std::cerr << "mugaika: " << e.what << ": " << e.detail << "\n";
+    switch (e.code) {
+    case mugaika::filters::ErrorCode::Malformed:
+        return exit_usage;
+    case mugaika::filters::ErrorCode::Transient:
+        return exit_tempfail;
+    default:
+        return exit_internal;
+    }
+}
+
+/// request, requests, approve, refuse, purge: options are "--name value" pairs or flags.
+int cmd_quarantine_release(const Global& g, const std::vector<std::string>& args) {
+    const std::string& cmd = args.front();
+    std::map<std::string, std::string> opt;
+    std::vector<std::string> ids;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (s == "--all" || s == "--dry-run") {
+            opt[s] = "1";
+        } else if (s == "--part" || s == "--to" || s == "--reason" || s == "--as" ||
+                   s == "--format" || s == "--now") {
+            if (i + 1 >= args.size()) {
+                usage_error(s + " needs a value");
+            }
+            opt[s] = args[++i];
+        } else if (s.size() > 1 && s.front() == '-') {
+            usage_error("unknown quarantine " + cmd + " option " + s);
+        } else {
+            ids.push_back(s);
+        }
+    }
+    const bool wants_id = cmd != "requests" && cmd != "purge";
+    if (ids.size() != (wants_id ? 1U : 0U)) {
+        usage_error("quarantine " + cmd + (wants_id ? " needs one ID" : " takes no ID"));
+    }
+    auto gw = open_gateway(g);
+    auto cfg = gw->config();
+    if (cmd == "purge") {
+        PurgeOptions po;
+        po.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+        if (opt.count("--now") != 0) {
+            auto t = parse_time(opt["--now"]);
+            if (!t) {
+                usage_error("--now needs an ISO 8601 time or unix milliseconds");
+            }
+            po.now_ms = *t;
+        }
+        po.retention_days = cfg->retention_days;
+        po.dry_run = opt.count("--dry-run") != 0;
+        po.operator_name = opt.count("--as") != 0 ? opt["--as"] : login_name();
+        if (po.retention_days == 0) {
+            std::cout << "[quarantine] retention_days = 0: originals are kept forever\n";
+            return exit_ok;
+        }
+        auto report = purge_quarantine(gw->audit(), gw->quarantine(), po, [](std::int64_t ms) {
+            return "PG" + make_audit_id(ms).substr(2);
+        });
+        if (!report) {
+            return exit_for(report.error());
+        }
+        std::cout << render_purge_report(*report, po.dry_run);
+        return exit_ok;
+    }
+    SmtpSender sender(cfg->release_relay, cfg->release_timeout);
+    ReleaseDesk desk(cfg, gw->audit(), gw->quarantine(), sender, {});
+    if (cmd == "requests") {
+        auto list = desk.requests(opt.count("--all") != 0);
+        if (!list) {
+            return exit_for(list.error());
+        }
+        std::cout << (table_or_json(opt.count("--format") != 0 ? opt["--format"] : "table") ==
+                              "json"
+                          ? render_requests_json(*list) + "\n"
+                          : render_requests_table(*list));
+        return exit_ok;
+    }
+    if (cmd == "request") {
+        ReleaseRequestInput in;
+        in.original = ids.front();
+        in.all = opt.count("--all") != 0;
+        in.part = opt["--part"];
+        in.to = opt["--to"];
+        in.reason = opt["--reason"];
+        in.requester = opt.count("--as") != 0 ? opt["--as"] : login_name();
+        if (in.all == !in.part.empty() || in.to.empty() || in.reason.empty()) {
+            usage_error("quarantine request needs --part PATH or --all, --to and --reason");
+        }
+        auto rq = desk.request(in);
+        if (!rq) {
+            return exit_for(rq.error());
+        }
+        std::cout << rq->id << "\n";
+        return exit_ok;
+    }
+    if (opt["--as"].empty() || (cmd == "refuse" && opt["--reason"].empty())) {
+        usage_error("quarantine " + cmd + " needs --as NAME" +
+                    (cmd == "refuse" ? " and --reason TEXT" : ""));
+    }
+    auto out = cmd == "approve" ? desk.approve(ids.front(), opt["--as"], opt["--reason"])
+                                : desk.refuse(ids.front(), opt["--as"], opt["--reason"]);
+    if (!out) {
+        return exit_for(out.error());
+    }
+    switch (out->result) {
+    case ReleaseResult::Delivered:
+        std::cout << "released " << ids.front() << " (audit " << out->audit_id
+                  << "): " << out->detail << "\n";
+        return exit_ok;
+    case ReleaseResult::Done:
+        std::cout << "refused " << ids.front() << " (audit " << out->audit_id << ")\n";
+        return exit_ok;
+    case ReleaseResult::Refused:
+        std::cerr << "mugaika: release refused: " << out->code << ": " << out->detail << "\n";
+        return exit_rejected;
+    case ReleaseResult::Failed:
+        std::cerr << "mugaika: release failed: " << out->code << ": " << out->detail
+                  << " (the request stays pending)\n";
+        return out->failure == mugaika::filters::ErrorCode::Transient ? exit_tempfail
+                                                                      : exit_internal;
+    }
+    return exit_internal;
+}
+
 int cmd_quarantine(const Global& g, const std::vector<std::string>& args) {
     if (args.empty() || is_help(args.front())) {
         std::cout << quarantine_help;
@@ -500,6 +663,10 @@ int cmd_quarantine(const Global& g, const std::vector<std::string>& args) {
     }
     if (args.front() == "show") {
         return cmd_quarantine_show(g, args);
+    }
+    if (args.front() == "request" || args.front() == "requests" || args.front() == "approve" ||
+        args.front() == "refuse" || args.front() == "purge") {
+        return cmd_quarantine_release(g, args);
     }
     if (args.front() != "export") {
         usage_error("unknown quarantine command " + args.front());

@@ -149,6 +149,20 @@ bool valid_cidr(const std::string& s) {
     return std::stoi(bits) <= (v6 ? 128 : 32);
 }
 
+/// "127.0.0.1:10025", "relay.example.jp:25": a host and a port 1-65535.
+bool valid_host_port(const std::string& s) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size() ||
+        s.size() - colon - 1 > 5) {
+        return false;
+    }
+    const std::string port = s.substr(colon + 1);
+    return std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+           std::stoi(port) > 0 && std::stoi(port) < 65536 &&
+           std::none_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(colon),
+                        [](char c) { return c == ' ' || c == '/'; });
+}
+
 Action message_action(const std::string& s) {
     return s == "reject" ? Action::Reject : Action::Tempfail;
 }
@@ -370,6 +384,39 @@ const std::vector<Setting>& table() {
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.shutdown_grace = d; })},
         {{"audit", "path", "string", R"("")", "SQLite audit database; empty: <state_dir>/audit.db"},
          string_setting(&Config::audit_path)},
+        {{"quarantine", "retention_days", "integer", "90",
+          "Days an original is kept after its newest audit record; 0: forever"},
+         integer_setting(
+             0, 36500,
+             [](Config& c, std::int64_t n) { c.retention_days = static_cast<unsigned>(n); })},
+        {{"release", "relay", "string", R"("127.0.0.1:10025")",
+          "SMTP listener (host:port) without the milter that delivers released originals"},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.release_relay); !e.empty()) {
+                 return e;
+             }
+             return valid_host_port(c.release_relay)
+                        ? std::string()
+                        : "expected \"HOST:PORT\", not \"" + c.release_relay + "\"";
+         }},
+        {{"release", "from", "string", R"("mugaika@localhost")",
+          "Envelope sender and From of release mails"},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.release_from); !e.empty()) {
+                 return e;
+             }
+             return valid_mailbox(c.release_from)
+                        ? std::string()
+                        : "expected an address such as \"mugaika@example.jp\"";
+         }},
+        {{"release", "timeout", "duration", R"("60s")", "Time allowed for each step of a delivery"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.release_timeout = d; })},
+        {{"release", "allow_self_approval", "bool", "false",
+          "Whether the requester may approve their own release request"},
+         bool_setting([](Config& c, bool b) { c.release_allow_self_approval = b; })},
+        {{"release", "allow_infected", "bool", "false",
+          "Whether an original with an infected part may be released"},
+         bool_setting([](Config& c, bool b) { c.release_allow_infected = b; })},
     };
     return t;
 }
@@ -697,6 +744,14 @@ std::optional<std::uint64_t> parse_size(std::string_view s) {
         }
     }
     return std::nullopt;
+}
+
+bool valid_mailbox(std::string_view s) noexcept {
+    const auto at = s.rfind('@');
+    return at != std::string_view::npos && at > 0 && at + 1 < s.size() &&
+           std::all_of(s.begin(), s.end(), [](char c) {
+               return c > ' ' && c < 0x7f && c != '<' && c != '>' && c != '"' && c != ',';
+           });
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {

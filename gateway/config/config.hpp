@@ -73,6 +73,14 @@ struct Config {
     std::chrono::milliseconds shutdown_grace{0};
     // [audit]
     std::string audit_path; ///< empty: <state_dir>/audit.db
+    // [quarantine]
+    unsigned retention_days = 90; ///< 0: originals are kept forever
+    // [release]
+    std::string release_relay; ///< "host:port" of an SMTP listener without the milter
+    std::string release_from;  ///< envelope sender and From of release mails
+    std::chrono::milliseconds release_timeout{0};
+    bool release_allow_self_approval = false;
+    bool release_allow_infected = false;
     // [[rules]]
     std::vector<Rule> rules;
     std::string ruleset_version; ///< first 12 hex digits of the rules' canonical SHA-256
@@ -119,5 +127,7 @@ load_config_file(const std::string& path);
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view s);
 /// Parses "30s", "500ms", "2m", "1h" into milliseconds.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+/// Whether s is a bare address "local@domain": printable ASCII, no spaces, quotes, commas or <>.
+[[nodiscard]] bool valid_mailbox(std::string_view s) noexcept;
 
 } // namespace mugaika::gateway

@@ -27,6 +27,9 @@ public:
     /// Where an id is (or would be) stored.
     [[nodiscard]] std::string path_of(const std::string& id) const;
 
+    /// The store's root directory.
+    [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
+
 private:
     std::string dir_;
 };

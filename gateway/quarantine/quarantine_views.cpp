@@ -10,6 +10,7 @@
 #include <Poco/JSON/Stringifier.h>
 
 #include "gateway/audit/audit_text.hpp"
+#include "gateway/quarantine/release.hpp"
 
 namespace mugaika::gateway {
 namespace {
@@ -45,7 +46,9 @@ filters::Result<std::vector<QuarantineEntry>> list_quarantine(const AuditStore& 
     std::size_t skipped = 0;
     for (const AuditRow& r : *rows) {
         const AuditMessage& m = r.msg;
-        if (m.quarantine_id.empty() || !seen.insert(m.quarantine_id).second) {
+        // Release requests name an original too, but the list shows the mail's own record.
+        if (m.quarantine_id.empty() || is_release_verdict(m.verdict) ||
+            !seen.insert(m.quarantine_id).second) {
             continue;
         }
         if (skipped < offset) {
@@ -138,6 +141,17 @@ std::string render_quarantine_show(const std::vector<AuditRow>& rows,
     std::string out;
     for (const AuditRow& r : rows) {
         const AuditMessage& m = r.msg;
+        if (is_release_verdict(m.verdict)) {
+            const std::string detail = m.events.empty() ? std::string() : m.events.front().detail;
+            const std::string who = detail_value(detail, "approver");
+            out += "release    " + m.audit_id + "  " +
+                   audit_text::format_tokyo_time(m.time_unix_ms, false) + "  " + m.verdict + " (" +
+                   m.reason + ") part=" + detail_value(detail, "part") +
+                   " to=" + audit_text::terminal_safe(m.rcpt_to.empty() ? "" : m.rcpt_to.front()) +
+                   " requester=" + audit_text::terminal_safe(detail_value(detail, "requester")) +
+                   (who.empty() ? "" : " by=" + audit_text::terminal_safe(who)) + "\n\n";
+            continue;
+        }
         out += "original   " + m.quarantine_id +
                (file_present(store, m.quarantine_id) ? "" : "  (purged)") + "\n";
         out += "audit id   " + m.audit_id + "\n";

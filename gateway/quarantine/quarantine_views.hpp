@@ -23,7 +23,8 @@ struct QuarantineEntry {
     bool present = false; ///< the file is still in the store (not purged)
 };
 
-/// Kept originals, newest first, from the audit trail (every processed message keeps one).
+/// Kept originals, newest first, from the audit trail (every processed message keeps one); each
+/// with its newest mail record (release rows are not listed).
 /// Errors: those of AuditStore::query.
 [[nodiscard]] filters::Result<std::vector<QuarantineEntry>>
 list_quarantine(const AuditStore& audit, const QuarantineStore& store, std::size_t limit,
@@ -38,7 +39,8 @@ list_quarantine(const AuditStore& audit, const QuarantineStore& store, std::size
 [[nodiscard]] std::string render_quarantine_table(const std::vector<QuarantineEntry>& entries);
 [[nodiscard]] std::string render_quarantine_json(const std::vector<QuarantineEntry>& entries);
 
-/// `quarantine show`: the message and each part with name, types, action, reason and size.
+/// `quarantine show`: the message and each part with name, types, action, reason and size; a
+/// release request or decision for the original as one line each.
 [[nodiscard]] std::string render_quarantine_show(const std::vector<AuditRow>& rows,
                                                  const QuarantineStore& store);
 

@@ -12,7 +12,8 @@ Python 3 standard library only. Must run as root (Postfix's `postfix -c DIR star
 Reusable pieces (also for tests/bench/e2e):
   * PostfixInstance: a private Postfix (own config dir, queue, Maildir sink, maillog) with two
     smtpd services, "internet" and "lgwan", each setting {daemon_name} through
-    milter_macro_daemon_name. Never touches the system Postfix: every command gets `-c DIR`,
+    milter_macro_daemon_name, and a third, "release", without milters: the relay that
+    `mugaika quarantine approve` delivers released originals through ([release] relay). Never touches the system Postfix: every command gets `-c DIR`,
     leftovers are found by MAIL_CONFIG=DIR in /proc/*/environ, never by name.
   * Milter: runs mugaika-milter in the foreground (stderr to a log file), finds its worker child,
     reloads (SIGHUP), kills the worker, stops it (SIGTERM).
@@ -316,6 +317,11 @@ MASTER_CF = """\
 127.0.0.1:{lgwan_port} inet n - n - - smtpd
   -o syslog_name=postfix/lgwan
   -o milter_macro_daemon_name=lgwan
+127.0.0.1:{release_port} inet n - n - - smtpd
+  -o syslog_name=postfix/release
+  -o smtpd_milters=
+  -o non_smtpd_milters=
+  -o smtpd_client_restrictions=permit_mynetworks,reject
 pickup     unix  n - n 60 1 pickup
 cleanup    unix  n - n -  0 cleanup
 qmgr       unix  n - n 300 1 qmgr
@@ -358,6 +364,9 @@ class PostfixInstance:
         self.lgwan_port = free_port()
         while self.lgwan_port == self.internet_port:
             self.lgwan_port = free_port()
+        self.release_port = free_port()
+        while self.release_port in (self.internet_port, self.lgwan_port):
+            self.release_port = free_port()
         self.milters = milters
         self.message_size_limit = message_size_limit
         self.running = False
@@ -375,7 +384,8 @@ class PostfixInstance:
             maillog=self.maillog, base=self.base, uid=SINK_UID, gid=SINK_GID,
             milters=self.milters, message_size_limit=self.message_size_limit))
         (self.conf / "master.cf").write_text(MASTER_CF.format(
-            internet_port=self.internet_port, lgwan_port=self.lgwan_port))
+            internet_port=self.internet_port, lgwan_port=self.lgwan_port,
+            release_port=self.release_port))
 
     def postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self._run(["postfix", "-c", str(self.conf), *args], check)
@@ -407,8 +417,8 @@ class PostfixInstance:
         self.postfix("check")
         self.postfix("start")
         self.running = True
-        # Wait until both smtpd services answer.
-        for port in (self.internet_port, self.lgwan_port):
+        # Wait until every smtpd service answers.
+        for port in (self.internet_port, self.lgwan_port, self.release_port):
             wait_for(lambda: _port_open(port), 20, what=f"Postfix smtpd on 127.0.0.1:{port}")
 
     def master_pid(self) -> int | None:
@@ -743,11 +753,13 @@ def write_test_clamav_database(directory: Path) -> Path:
 
 
 def make_config(state_dir: Path, listen: str, rules: str | None = None, extra_rules: str = "",
-                extra: str = "") -> str:
+                extra: str = "", release_relay: str = "") -> str:
     """A complete mugaika.toml: the shipped rules (or RULES) with EXTRA_RULES first, the state dir
-    and [milter] settings for the test. EXTRA holds further tables (e.g. "[notice]\\n...")."""
+    and [milter] settings for the test. EXTRA holds further tables (e.g. "[notice]\\n...").
+    RELEASE_RELAY, when given, is [release] relay (host:port)."""
     rules = shipped_rules() if rules is None else rules
     clamav = write_test_clamav_database(Path(state_dir).parent / "clamav")
+    release = f'\n[release]\nrelay = "{release_relay}"\ntimeout = "10s"\n' if release_relay else ""
     return f"""\
 # Written by tests/e2e/mugaika_e2e.py
 [gateway]
@@ -763,7 +775,7 @@ listen = "{listen}"
 socket_mode = "0666"
 inbound_daemons = ["internet"]
 outbound_daemons = ["lgwan"]
-
+{release}
 {extra}
 
 {extra_rules}
@@ -856,7 +868,12 @@ class Harness:
     def lgwan_port(self) -> int:
         return self.postfix.lgwan_port
 
+    @property
+    def release_port(self) -> int:
+        return self.postfix.release_port
+
     def milter_config(self, **kw) -> str:
+        kw.setdefault("release_relay", f"127.0.0.1:{self.release_port}")
         return make_config(self.state_dir, self.milter_socket, **kw)
 
     def start_milter(self, config_text: str | None = None, timeout: float = 20.0) -> None:
@@ -883,9 +900,14 @@ class Harness:
     def delivered(self) -> list[Delivered]:
         return self.postfix.delivered()
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [str(cli_binary()), "--state-dir", str(self.state_dir), *args]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    def cli(self, *args: str, check: bool = True, config: bool = False,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        """Runs mugaika on the harness's state dir; with CONFIG, also with the milter's config file
+        (for [release] relay)."""
+        opts = ["--config", str(self.milter.config_path)] if config else []
+        cmd = [str(cli_binary()), *opts, "--state-dir", str(self.state_dir), *args]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                           env=env)
         if check and p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): "
                                f"{p.stderr.decode(errors='replace')}")

@@ -214,3 +214,24 @@ TEST_CASE("config: the milter's listen address is checked when the file is read"
     REQUIRE_FALSE(lists);
     CHECK(lists.error()[0].message.find("300.1.1.1") != std::string::npos);
 }
+
+TEST_CASE("config: [quarantine] and [release] settings are validated") {
+    auto ok = load_config_text("[quarantine]\nretention_days = 0\n[release]\n"
+                               "relay = \"relay.example.jp:25\"\nfrom = \"gw@example.jp\"\n"
+                               "allow_self_approval = true\n",
+                               "site.toml");
+    REQUIRE(ok);
+    CHECK((*ok)->retention_days == 0);
+    CHECK((*ok)->release_relay == "relay.example.jp:25");
+    CHECK((*ok)->release_allow_self_approval);
+    CHECK_FALSE((*ok)->release_allow_infected);
+    CHECK((*ok)->release_timeout == std::chrono::seconds(60));
+    auto bad = load_config_text("[quarantine]\nretention_days = -1\n[release]\n"
+                                "relay = \"127.0.0.1\"\nfrom = \"<gw@example.jp>\"\n",
+                                "site.toml");
+    REQUIRE_FALSE(bad);
+    REQUIRE(bad.error().size() == 3);
+    CHECK(bad.error()[0].setting == "[quarantine] retention_days");
+    CHECK(bad.error()[1].setting == "[release] relay");
+    CHECK(bad.error()[2].setting == "[release] from");
+}
