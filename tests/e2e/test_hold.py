@@ -7,7 +7,8 @@ sender is not told, as with any quarantine) and delivers nothing: the milter ans
 Postfix's hold queue, so no unsanitized copy waits in Postfix's queue. The audit record says
 quarantined / discarded with the rule, and the original is kept byte for byte for a release. A
 mail that neither rule matches, sent through the same connection pool, is delivered sanitized.
-The samples come from samples/make_archive_samples.py."""
+An admin then releases the held mail with approval, and it arrives byte for byte. The samples
+come from samples/make_archive_samples.py."""
 
 import sys
 import unittest
@@ -68,6 +69,21 @@ class Hold(unittest.TestCase):
             self.assertIn("milter triggers DISCARD action", h.postfix.maillog_text())
             listing = h.cli("quarantine", "list", "--format", "json").stdout
             self.assertIn(held["audit_id"].encode(), listing)
+
+            # An admin releases the held original: it arrives through the release relay (no
+            # milter) byte for byte, after the trace and X-Mugaika-Released fields.
+            h.postfix.clear_maildir()
+            rq = h.cli("quarantine", "request", held["audit_id"], "--all", "--to",
+                       "soumu@city.example.lg.jp", "--reason", "送信者に確認済み", "--as", "alice",
+                       config=True).stdout.decode().strip()
+            p = h.cli("quarantine", "approve", rq, "--as", "bob", config=True, check=False)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            h.wait_drained()
+            got = h.delivered()
+            self.assertEqual(len(got), 1)
+            head, sep, rest = got[0].raw.partition(b"\nX-Mugaika-Released: ")
+            self.assertTrue(sep, got[0].raw[:400])
+            self.assertEqual(rest.split(b"\n", 1)[1], ppap.replace(b"\r\n", b"\n"))
             self.assertIn("audit chain ok", h.audit_verify())
 
 
