@@ -289,7 +289,7 @@ const std::vector<Setting>& table() {
           "Time allowed for one scan (mode libclamav)"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_max_scan_time = d; })},
         {{"antivirus", "check_interval", "duration", R"("60s")",
-          "How often the database directory is checked for changes (freshclam; mode libclamav)"},
+          "How often the database directory is checked for changes (freshclam); clamd: retries"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_check_interval = d; })},
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
