@@ -166,24 +166,6 @@ void on_virus_found(int /*fd*/, const char* virname, void* context) noexcept {
     }
 }
 
-// Names libclamav gives to "could not look at everything", mapped to our reasons. They are
-// heuristic alerts in libclamav, but they are not findings about the content.
-std::string_view incomplete_reason(std::string_view name) noexcept {
-    if (name.starts_with("Heuristics.Limits.Exceeded.MaxScanTime")) {
-        return "timeout";
-    }
-    if (name.starts_with("Heuristics.Limits.Exceeded.")) {
-        return "limits.exceeded";
-    }
-    if (name.starts_with("Heuristics.Encrypted.")) {
-        return "encrypted";
-    }
-    if (name.starts_with("Heuristics.Broken.")) {
-        return "corrupted";
-    }
-    return {};
-}
-
 // The options of every scan. Parsing: everything libclamav can unpack. Heuristics: only those
 // that say "this could not be inspected" (limits, encryption, broken executables), which the
 // gateway turns into the Incomplete action. Left off on purpose, because they fire on innocent
@@ -325,7 +307,7 @@ Result<ScanResult> AvEngine::scan(std::span<const std::byte> bytes,
 
     // Split libclamav's mix of verdicts and errors: everything that means "could not look at
     // everything" is an Incomplete verdict, only a failure of the engine itself is an error.
-    ScanResult result;
+    std::string reason;
     switch (rc) {
     case CL_CLEAN: // also CL_SUCCESS
     case CL_VERIFIED:
@@ -337,17 +319,17 @@ Result<ScanResult> AvEngine::scan(std::span<const std::byte> bytes,
         }
         break;
     case CL_ETIMEOUT:
-        result.reason = "timeout";
+        reason = "timeout";
         break;
     case CL_EMAXREC:
     case CL_EMAXSIZE:
     case CL_EMAXFILES:
-        result.reason = "limits.exceeded";
+        reason = "limits.exceeded";
         break;
     case CL_EFORMAT:
     case CL_EPARSE:
     case CL_EUNPACK:
-        result.reason = "corrupted";
+        reason = "corrupted";
         break;
     case CL_EMEM:
     case CL_ETMPFILE:
@@ -360,30 +342,14 @@ Result<ScanResult> AvEngine::scan(std::span<const std::byte> bytes,
         return fail(ErrorCode::Internal, "av.scan_failed", cl_strerror(rc));
     }
 
-    bool infected = false;
-    for (const auto& n : ctx.names) {
-        if (auto why = incomplete_reason(n); !why.empty()) {
-            if (result.reason.empty()) {
-                result.reason = why;
-            }
-        } else {
-            infected = true;
-        }
-    }
-    result.signatures = std::move(ctx.names);
-    if (infected) {
-        result.status = ScanStatus::Infected;
-    } else if (!result.reason.empty()) {
-        result.status = ScanStatus::Incomplete;
-    }
-    return result;
+    return verdict_of(std::move(ctx.names), std::move(reason));
 }
 
 unsigned AvEngine::signature_count() const noexcept {
     return impl_->signatures;
 }
 
-std::string AvEngine::version() const {
+std::string AvEngine::describe() const {
     return impl_->version;
 }
 

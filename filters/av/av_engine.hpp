@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "filters/av/scanner.hpp"
 #include "filters/core/result.hpp"
 
 namespace mugaika::filters::av {
@@ -28,30 +29,10 @@ struct ScanLimits {
     std::chrono::milliseconds max_scan_time{30000}; ///< wall-clock time per scan
 };
 
-/// What a scan found.
-enum class ScanStatus : std::uint8_t {
-    Clean,      ///< everything was looked at and nothing matched
-    Infected,   ///< at least one signature matched (wins over Incomplete)
-    Incomplete, ///< no match, but libclamav could not look at everything (see ScanResult::reason)
-};
-
-/// The verdict of one scan.
-struct ScanResult {
-    ScanStatus status = ScanStatus::Clean;
-    /// Every distinct name libclamav reported (all-match mode), in report order; names from
-    /// non-official databases carry libclamav's ".UNOFFICIAL" suffix. Also holds the
-    /// "Heuristics.Limits.Exceeded.*", "Heuristics.Encrypted.*" and "Heuristics.Broken.*" names
-    /// that made a scan Incomplete, so the audit can say which limit was hit.
-    std::vector<std::string> signatures;
-    /// Set when some content was not looked at (also when Infected): "limits.exceeded",
-    /// "encrypted", "corrupted" or "timeout". Empty otherwise.
-    std::string reason;
-};
-
-/// A compiled, immutable libclamav engine. Thread-safe: scan() may run on many threads at once.
-/// Share it as std::shared_ptr<const AvEngine> and replace it whole (std::atomic) when the
-/// database changes; an engine is never modified after load().
-class AvEngine {
+/// A compiled, immutable libclamav engine: `[antivirus] mode = "libclamav"`. Thread-safe: scan()
+/// may run on many threads at once. Share it as std::shared_ptr<const Scanner> and replace it
+/// whole (std::atomic) when the database changes; an engine is never modified after load().
+class AvEngine final : public Scanner {
 public:
     /// Loads every signature file in `database_dir` (cl_load, CL_DB_STDOPT), applies `limits`
     /// and compiles. Errors: "av.database_missing" (Unsupported) when the directory does not
@@ -71,20 +52,19 @@ public:
     /// Error "av.scan_failed" only when the engine itself failed: Transient for memory and
     /// temporary files, Internal otherwise. Libclamav writes extracted members to TMPDIR.
     [[nodiscard]] Result<ScanResult> scan(std::span<const std::byte> bytes,
-                                          std::string_view name_hint) const;
+                                          std::string_view name_hint) const override;
 
     /// Number of signatures cl_load reported.
     [[nodiscard]] unsigned signature_count() const noexcept;
 
     /// "libclamav 1.4.6, db version 27000 (2024-06-01T00:00:00Z), 12 signatures"; version and
     /// time are those of the official database (0 / absent for own signature files only).
-    [[nodiscard]] std::string version() const;
+    [[nodiscard]] std::string describe() const override;
 
-    AvEngine(const AvEngine&) = delete;
-    AvEngine& operator=(const AvEngine&) = delete;
-    AvEngine(AvEngine&&) = delete;
-    AvEngine& operator=(AvEngine&&) = delete;
-    ~AvEngine();
+    /// "libclamav".
+    [[nodiscard]] std::string_view mode() const noexcept override { return "libclamav"; }
+
+    ~AvEngine() override;
 
 private:
     struct Impl;

@@ -221,8 +221,13 @@ std::unique_ptr<Gateway> open_gateway(const Global& g, bool scanning = false) {
         std::cerr << "mugaika: cannot start: " << gw.error().what << ": " << gw.error().detail
                   << "\n";
         if (gw.error().what.rfind("av.", 0) == 0) {
-            std::cerr << "mugaika: the antivirus needs a ClamAV database in [antivirus] database "
-                         "(freshclam), or [antivirus] enabled = false\n";
+            if (cfg->av_mode == AvMode::Clamd) {
+                std::cerr << "mugaika: the antivirus needs a running clamd at [antivirus] "
+                             "clamd_socket, or [antivirus] enabled = false\n";
+            } else {
+                std::cerr << "mugaika: the antivirus needs a ClamAV database in [antivirus] "
+                             "database (freshclam), or [antivirus] enabled = false\n";
+            }
         }
         std::exit(exit_internal);
     }

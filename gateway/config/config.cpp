@@ -257,27 +257,53 @@ const std::vector<Setting>& table() {
         {{"antivirus", "enabled", "bool", "true",
           "Scan every part and the whole message with ClamAV"},
          bool_setting([](Config& c, bool b) { c.av_enabled = b; })},
+        {{"antivirus", "mode", "libclamav|clamd", R"("libclamav")",
+          "Scan with libclamav in process, or with a running clamd over its unix socket"},
+         choice_setting({"libclamav", "clamd"},
+                        [](Config& c, const std::string& s) {
+                            c.av_mode = s == "clamd" ? AvMode::Clamd : AvMode::Libclamav;
+                        })},
+        {{"antivirus", "clamd_socket", "string", R"("/run/clamav/clamd.ctl")",
+          "clamd's LocalSocket (mode clamd)"},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.av_clamd_socket); !e.empty()) {
+                 return e;
+             }
+             // sockaddr_un holds 108 bytes with the terminating NUL.
+             if (c.av_clamd_socket.empty() || c.av_clamd_socket.front() != '/' ||
+                 c.av_clamd_socket.size() >= 108) {
+                 return "expected an absolute path under 108 bytes, not \"" + c.av_clamd_socket +
+                        "\"";
+             }
+             return {};
+         }},
+        {{"antivirus", "clamd_timeout", "duration", R"("60s")",
+          "Longest exchange with clamd for one scan: connect, send, verdict (mode clamd)"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_clamd_timeout = d; })},
         {{"antivirus", "database", "string", R"("/var/lib/clamav")",
-          "ClamAV signature directory (.cvd/.cld/.hdb/.ndb/.ldb ...)"},
+          "ClamAV signature directory (.cvd/.cld/.hdb/.ndb/.ldb ...; mode libclamav)"},
          string_setting(&Config::av_database)},
         {{"antivirus", "max_scan_size", "size", R"("100MiB")",
-          "Bytes scanned per input, all archive layers together"},
+          "Bytes scanned per input, all archive layers together (mode clamd: largest input sent)"},
          size_setting(1, [](Config& c, std::uint64_t n) { c.av_max_scan_size = n; })},
         {{"antivirus", "max_file_size", "size", R"("25MiB")",
-          "Largest single file or archive member scanned"},
+          "Largest single file or archive member scanned (mode libclamav)"},
          size_setting(1, [](Config& c, std::uint64_t n) { c.av_max_file_size = n; })},
-        {{"antivirus", "max_recursion", "integer", "16", "Deepest archive nesting scanned"},
+        {{"antivirus", "max_recursion", "integer", "16",
+          "Deepest archive nesting scanned (mode libclamav)"},
          integer_setting(
              1, 64,
              [](Config& c, std::int64_t n) { c.av_max_recursion = static_cast<unsigned>(n); })},
-        {{"antivirus", "max_files", "integer", "10000", "Most archive members scanned per input"},
+        {{"antivirus", "max_files", "integer", "10000",
+          "Most archive members scanned per input (mode libclamav)"},
          integer_setting(
              1, 1000000,
              [](Config& c, std::int64_t n) { c.av_max_files = static_cast<unsigned>(n); })},
-        {{"antivirus", "max_scan_time", "duration", R"("30s")", "Time allowed for one scan"},
+        {{"antivirus", "max_scan_time", "duration", R"("30s")",
+          "Time allowed for one scan (mode libclamav)"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_max_scan_time = d; })},
         {{"antivirus", "check_interval", "duration", R"("60s")",
-          "How often the database directory is checked for changes (freshclam)"},
+          "How often the database directory is checked for changes (freshclam); clamd: retries"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.av_check_interval = d; })},
         {{"archive", "max_depth", "integer", "4",
           "Deepest archive nesting listed (an archive in an archive is depth 2)"},

@@ -23,6 +23,12 @@ struct NoticeConfig {
     std::string template_text;    ///< with {placeholders}, see config/mugaika.toml
 };
 
+/// How the antivirus scans (`[antivirus] mode`).
+enum class AvMode : std::uint8_t {
+    Libclamav, ///< libclamav in process: the engine is loaded from `database`
+    Clamd,     ///< a running clamd, over its unix socket (INSTREAM)
+};
+
 /// One immutable configuration snapshot. Shared as std::shared_ptr<const Config>.
 struct Config {
     std::string source; ///< file path or "(built-in)"
@@ -50,6 +56,9 @@ struct Config {
     NoticeConfig notice;
     // [antivirus]
     bool av_enabled = true;
+    AvMode av_mode = AvMode::Libclamav;
+    std::string av_clamd_socket;                   ///< clamd's LocalSocket (mode clamd)
+    std::chrono::milliseconds av_clamd_timeout{0}; ///< one exchange with clamd (mode clamd)
     std::string av_database;
     std::uint64_t av_max_scan_size = 0;
     std::uint64_t av_max_file_size = 0;

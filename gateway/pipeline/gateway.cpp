@@ -10,6 +10,7 @@
 
 #include "filters/archive/archive_inspector.hpp"
 #include "filters/av/av_engine.hpp"
+#include "filters/av/clamd_scanner.hpp"
 #include "filters/core/budget.hpp"
 #include "filters/core/part.hpp"
 #include "filters/detect/file_facts.hpp"
@@ -689,11 +690,26 @@ filters::av::ScanLimits scan_limits(const Config& c) {
     return l;
 }
 
+filters::av::ClamdOptions clamd_options(const Config& c) {
+    filters::av::ClamdOptions o;
+    o.socket_path = c.av_clamd_socket;
+    o.timeout = c.av_clamd_timeout;
+    o.max_scan_size = c.av_max_scan_size;
+    return o;
+}
+
+/// What the clamd scanner was built from; never equal to a database fingerprint.
+std::string clamd_fingerprint(const Config& c) {
+    return fmt::format("clamd\t{}\t{}\t{}", c.av_clamd_socket, c.av_clamd_timeout.count(),
+                       c.av_max_scan_size);
+}
+
 bool same_antivirus(const Config& a, const Config& b) {
-    return a.av_enabled == b.av_enabled && a.av_database == b.av_database &&
-           a.av_max_scan_size == b.av_max_scan_size && a.av_max_file_size == b.av_max_file_size &&
-           a.av_max_recursion == b.av_max_recursion && a.av_max_files == b.av_max_files &&
-           a.av_max_scan_time == b.av_max_scan_time;
+    return a.av_enabled == b.av_enabled && a.av_mode == b.av_mode &&
+           a.av_clamd_socket == b.av_clamd_socket && a.av_clamd_timeout == b.av_clamd_timeout &&
+           a.av_database == b.av_database && a.av_max_scan_size == b.av_max_scan_size &&
+           a.av_max_file_size == b.av_max_file_size && a.av_max_recursion == b.av_max_recursion &&
+           a.av_max_files == b.av_max_files && a.av_max_scan_time == b.av_max_scan_time;
 }
 
 } // namespace
@@ -714,6 +730,26 @@ filters::Result<void> Gateway::refresh_antivirus(bool force) {
     if (!cfg->av_enabled) {
         av_.store(nullptr);
         av_fingerprint_.clear();
+        return {};
+    }
+    if (cfg->av_mode == AvMode::Clamd) {
+        // clamd reloads its own database: the scanner changes only with its settings. A failed
+        // connect keeps the old fingerprint, so the watcher tries again at its next check.
+        const std::string fingerprint = clamd_fingerprint(*cfg);
+        if (!force && fingerprint == av_fingerprint_ && av_.load()) {
+            return {};
+        }
+        const auto t0 = Clock::now();
+        auto scanner = filters::av::ClamdScanner::connect(clamd_options(*cfg));
+        if (!scanner) {
+            log::error("-: av: clamd_unavailable: socket={} error={} {}", cfg->av_clamd_socket,
+                       scanner.error().what, scanner.error().detail);
+            return tl::unexpected(scanner.error());
+        }
+        log::info("-: av: clamd_ready: socket={} version=\"{}\" ms={}", cfg->av_clamd_socket,
+                  (*scanner)->version(), micros_since(t0) / 1000);
+        av_.store(std::move(*scanner));
+        av_fingerprint_ = fingerprint;
         return {};
     }
     const std::string fingerprint = filters::av::database_fingerprint(cfg->av_database);
@@ -905,10 +941,13 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     }
     // 2b. the whole original through ClamAV: libclamav reads the MIME structure itself, so a
     // message another parser reads differently is still looked at as a whole.
-    const std::shared_ptr<const filters::av::AvEngine> av =
-        cfg.av_enabled ? av_.load() : std::shared_ptr<const filters::av::AvEngine>();
+    const std::shared_ptr<const filters::av::Scanner> av =
+        cfg.av_enabled ? av_.load() : std::shared_ptr<const filters::av::Scanner>();
     if (cfg.av_enabled && !av) {
-        return finish_error(Error{ErrorCode::Transient, "av.unavailable", cfg.av_database}, "av");
+        return finish_error(
+            Error{ErrorCode::Transient, "av.unavailable",
+                  cfg.av_mode == AvMode::Clamd ? cfg.av_clamd_socket : cfg.av_database},
+            "av");
     }
     bool message_infected = false;
     std::string message_signatures;
@@ -920,10 +959,12 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         }
         message_infected = scanned->status == filters::av::ScanStatus::Infected;
         message_signatures = join_names(scanned->signatures);
-        audit.events.push_back(step_event(
-            "av", "none", "av.message_" + std::string(av_status(scanned->status)),
-            source.bytes.size(), out.sha256_in, {}, micros_since(ta),
-            join_detail({{"signatures", message_signatures}, {"reason", scanned->reason}})));
+        audit.events.push_back(
+            step_event("av", "none", "av.message_" + std::string(av_status(scanned->status)),
+                       source.bytes.size(), out.sha256_in, {}, micros_since(ta),
+                       join_detail({{"signatures", message_signatures},
+                                    {"reason", scanned->reason},
+                                    {"av_mode", av->mode() == "clamd" ? "clamd" : ""}})));
     }
 
     auto tree_r = MimeTree::parse(source.bytes, source.fd, cfg.mime);

@@ -16,7 +16,7 @@
 #include "gateway/rules/rules.hpp"
 
 namespace mugaika::filters::av {
-class AvEngine;
+class Scanner;
 }
 
 namespace mugaika::gateway {
@@ -104,8 +104,9 @@ public:
     };
 
     /// Opens the audit store and the quarantine store under the config's state dir, and (with
-    /// [antivirus] enabled) loads the ClamAV engine and starts watching its database directory.
-    /// Errors: "gateway.state_dir_unusable", "audit.*", "av.*".
+    /// [antivirus] enabled) loads the ClamAV engine and starts watching its database directory
+    /// (mode libclamav), or checks that clamd answers (mode clamd).
+    /// Errors: "gateway.state_dir_unusable", "audit.*", "av.*" ("av.unavailable" for clamd).
     [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
     open(std::shared_ptr<const Config> config, Options options);
     [[nodiscard]] static filters::Result<std::unique_ptr<Gateway>>
@@ -133,9 +134,12 @@ public:
     /// and the error is returned (the new config is still applied).
     filters::Result<void> replace_config(std::shared_ptr<const Config> config);
 
-    /// Rebuilds the ClamAV engine when its database directory changed (or always with `force`)
-    /// and swaps it in whole; scans in flight finish on the engine they started with. A failed
-    /// load keeps the running engine. Thread-safe.
+    /// Mode libclamav: rebuilds the ClamAV engine when its database directory changed (or
+    /// always with `force`). Mode clamd: with `force`, or when the running scanner was not
+    /// built for the current clamd settings (a failed switch is retried), checks that clamd
+    /// answers (PING, VERSION) and builds a scanner for it; clamd watches its own database.
+    /// The new scanner is swapped in whole; scans in flight finish on the one they started
+    /// with. A failure keeps the running scanner. Thread-safe.
     filters::Result<void> refresh_antivirus(bool force);
 
     [[nodiscard]] AuditStore& audit() const noexcept { return *audit_; }
@@ -152,8 +156,8 @@ private:
     Options options_;
     std::unique_ptr<AuditStore> audit_;
     std::unique_ptr<QuarantineStore> quarantine_;
-    std::atomic<std::shared_ptr<const filters::av::AvEngine>> av_;
-    std::mutex av_mutex_; ///< serialises engine rebuilds; guards av_fingerprint_
+    std::atomic<std::shared_ptr<const filters::av::Scanner>> av_;
+    std::mutex av_mutex_; ///< serialises scanner rebuilds; guards av_fingerprint_
     std::string av_fingerprint_;
     std::mutex watch_mutex_;
     std::condition_variable watch_cv_;

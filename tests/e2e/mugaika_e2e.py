@@ -19,6 +19,9 @@ Reusable pieces (also for tests/bench/e2e):
     reloads (SIGHUP), kills the worker, stops it (SIGTERM).
   * Harness: both, sharing one temporary directory, cleaned up by the context manager, by atexit
     and by SIGTERM/SIGINT handlers. A later run also cleans up what a killed run left behind.
+  * Clamd: Debian's clamd in the foreground with a clamd.conf of its own (unix socket in a
+    directory of the test, its own database, no TCP), for [antivirus] mode = "clamd". Never the
+    system's clamav-daemon service.
 
 Environment:
   MUGAIKA_MILTER      path of mugaika-milter (default build/default/milter/mugaika-milter)
@@ -753,10 +756,11 @@ def write_test_clamav_database(directory: Path) -> Path:
 
 
 def make_config(state_dir: Path, listen: str, rules: str | None = None, extra_rules: str = "",
-                extra: str = "", release_relay: str = "") -> str:
+                extra: str = "", release_relay: str = "", antivirus: str = "") -> str:
     """A complete mugaika.toml: the shipped rules (or RULES) with EXTRA_RULES first, the state dir
     and [milter] settings for the test. EXTRA holds further tables (e.g. "[notice]\\n...").
-    RELEASE_RELAY, when given, is [release] relay (host:port)."""
+    RELEASE_RELAY, when given, is [release] relay (host:port); ANTIVIRUS further lines of
+    [antivirus] (e.g. 'mode = "clamd"')."""
     rules = shipped_rules() if rules is None else rules
     clamav = write_test_clamav_database(Path(state_dir).parent / "clamav")
     release = f'\n[release]\nrelay = "{release_relay}"\ntimeout = "10s"\n' if release_relay else ""
@@ -769,6 +773,7 @@ default_direction = "inbound"
 [antivirus]
 enabled = true
 database = "{clamav}"
+{antivirus}
 
 [milter]
 listen = "{listen}"
@@ -781,6 +786,144 @@ outbound_daemons = ["lgwan"]
 {extra_rules}
 {rules}
 """
+
+
+# --------------------------------------------------------------------------------------------
+# clamd
+
+CLAMD_CONF = """\
+# Written by tests/e2e/mugaika_e2e.py: a private clamd, never the system service.
+LocalSocket {socket}
+LocalSocketMode 666
+DatabaseDirectory {database}
+TemporaryDirectory {tmp}
+Foreground yes
+User {user}
+LogFile {log}
+LogTime yes
+# What mugaika asks of a clamd it uses (docs/configuration.md): report what could not be looked
+# at, so that it becomes "incomplete", never "clean".
+AlertExceedsMax yes
+AlertEncrypted yes
+AlertBrokenExecutables yes
+StreamMaxLength {stream_max}
+"""
+
+
+def clamd_binary() -> str:
+    """Debian's clamd (package clamav-daemon, installed by scripts/setup)."""
+    for p in (shutil.which("clamd"), "/usr/sbin/clamd"):
+        if p and os.access(p, os.X_OK):
+            return p
+    raise FileNotFoundError("clamd not found: scripts/setup installs clamav-daemon")
+
+
+def _is_clamd(pid: int) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/exe").endswith("/clamd")
+    except OSError:
+        return False
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+def clamd_request(socket_path: Path, command: bytes, timeout: float = 5.0) -> bytes:
+    """Sends one z-command (b"zPING\\0") and returns the reply without its NUL."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(socket_path))
+        s.sendall(command)
+        reply = b""
+        while not reply.endswith(b"\0"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        return reply.rstrip(b"\0")
+
+
+class Clamd:
+    """clamd in the foreground under BASE/clamd: its own clamd.conf, unix socket, log and
+    temporary directory, the test database (write_test_clamav_database). start() waits until
+    it answers PING; stop() ends it (SIGTERM, then SIGKILL). Its pid goes to BASE/clamd.pids so
+    that cleanup_stale() finds it after a killed run."""
+
+    def __init__(self, base: Path, database: Path, stream_max: str = "25M"):
+        self.base = Path(base)
+        self.dir = self.base / "clamd"
+        self.socket = self.dir / "clamd.sock"
+        self.conf = self.dir / "clamd.conf"
+        self.log = self.dir / "clamd.log"
+        self.tmp = self.dir / "tmp"
+        self.database = Path(database)
+        self.stream_max = stream_max
+        self.proc: subprocess.Popen | None = None
+        self.started_in: float | None = None  # seconds from exec to the first PONG
+
+    def write_config(self) -> None:
+        import pwd
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.conf.write_text(CLAMD_CONF.format(
+            socket=self.socket, database=self.database, tmp=self.tmp, log=self.log,
+            user=pwd.getpwuid(os.geteuid()).pw_name, stream_max=self.stream_max))
+
+    def ping(self) -> bool:
+        try:
+            return clamd_request(self.socket, b"zPING\0", timeout=1.0) == b"PONG"
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Starts clamd and waits for its PONG. Returns the seconds that took."""
+        self.write_config()
+        try:
+            self.socket.unlink()
+        except FileNotFoundError:
+            pass
+        out = open(self.dir / "clamd.stderr", "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([clamd_binary(), "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                     start_new_session=True)
+        out.close()
+        with open(self.base / "clamd.pids", "a") as f:
+            f.write(f"{self.proc.pid}\n")
+
+        def up():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"clamd exited with {self.proc.returncode} while starting; "
+                                   f"log:\n{tail(self.log)}\n{tail(self.dir / 'clamd.stderr')}")
+            return self.ping()
+        wait_for(up, timeout, interval=0.01, what=f"clamd to answer on {self.socket}")
+        self.started_in = time.monotonic() - t0
+        return self.started_in
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> "Clamd":
+        atexit.register(self.stop)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -816,6 +959,10 @@ def cleanup_stale() -> None:
                            stderr=subprocess.DEVNULL, env=dict(os.environ, MAIL_CONFIG=str(conf)))
             time.sleep(1)
             kill_mail_config(conf)
+        for line in _read_lines(Path(d) / "clamd.pids"):
+            p = int(line)
+            if _pid_alive(p) and _is_clamd(p):
+                os.kill(p, signal.SIGKILL)
         try:
             for line in (Path(d) / "milter.pids").read_text().split():
                 p = int(line)

@@ -205,7 +205,8 @@ TEST_CASE("av_engine: eicar is detected and named by its signature") {
     TempDir db;
     const auto engine = load_test_engine(db);
     CHECK(engine->signature_count() == 2);
-    CHECK(engine->version().starts_with("libclamav 1."));
+    CHECK(engine->describe().starts_with("libclamav 1."));
+    CHECK(engine->mode() == "libclamav");
 
     const auto r = scan_ok(*engine, eicar(), "eicar.com");
     CHECK(r.status == ScanStatus::Infected);

@@ -235,3 +235,31 @@ TEST_CASE("config: [quarantine] and [release] settings are validated") {
     CHECK(bad.error()[1].setting == "[release] relay");
     CHECK(bad.error()[2].setting == "[release] from");
 }
+
+TEST_CASE("config: the antivirus mode defaults to libclamav; clamd's socket and timeout are read") {
+    auto shipped = load_config_text(builtin_config_text(), "(built-in)");
+    REQUIRE(shipped);
+    CHECK((*shipped)->av_mode == AvMode::Libclamav);
+    CHECK((*shipped)->av_clamd_socket == "/run/clamav/clamd.ctl");
+    CHECK((*shipped)->av_clamd_timeout == std::chrono::seconds(60));
+
+    auto clamd = load_config_text("[antivirus]\nmode = \"clamd\"\nclamd_socket = "
+                                  "\"/tmp/c/clamd.sock\"\nclamd_timeout = \"5s\"\n",
+                                  "c.toml");
+    REQUIRE(clamd);
+    CHECK((*clamd)->av_mode == AvMode::Clamd);
+    CHECK((*clamd)->av_clamd_socket == "/tmp/c/clamd.sock");
+    CHECK((*clamd)->av_clamd_timeout == std::chrono::seconds(5));
+
+    const std::string too_long = "/" + std::string(107, 's');
+    for (const std::string& bad :
+         {std::string("mode = \"daemon\""), std::string("clamd_socket = \"relative/clamd.ctl\""),
+          std::string("clamd_socket = \"") + too_long + "\"", std::string("clamd_socket = \"\""),
+          std::string("clamd_timeout = \"0s\"")}) {
+        CAPTURE(bad);
+        auto cfg = load_config_text("[antivirus]\n" + bad + "\n", "a.toml");
+        REQUIRE_FALSE(cfg);
+        CHECK(cfg.error()[0].setting.rfind("[antivirus] ", 0) == 0);
+        CHECK(cfg.error()[0].line == 2);
+    }
+}
