@@ -928,8 +928,8 @@ Result<Decoded> decode_to_utf8(std::string_view bytes, std::string_view declared
     // Fast path for the common case: text labelled UTF-8 (or US-ASCII) that is exactly that.
     // Without escape sequences no other charset can claim such bytes, so the detection pass
     // and the decoder have nothing to add.
-    if ((canon == "utf-8" || canon == "us-ascii") &&
-        bytes.find('\x1b') == std::string_view::npos && is_valid_utf8(bytes) &&
+    if ((canon == "utf-8" || canon == "us-ascii") && bytes.find('\x1b') == std::string_view::npos &&
+        is_valid_utf8(bytes) &&
         (canon == "utf-8" || std::all_of(bytes.begin(), bytes.end(), [](char c) {
              return static_cast<unsigned char>(c) < 0x80;
          }))) {

@@ -50,23 +50,8 @@ std::int64_t micros_since(Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 }
 
-/// libmagic handle of the calling thread (magic_t is not thread-safe).
-/// Whether the first bytes look like text in any charset mail uses (no NUL, few control
-/// characters; ESC counts as text for ISO-2022-JP).
 bool looks_textual(std::string_view bytes) noexcept {
-    bytes = bytes.substr(0, std::min<std::size_t>(bytes.size(), 8192));
-    std::size_t controls = 0;
-    for (char ch : bytes) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == 0) {
-            return false;
-        }
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != 0x1b &&
-            c != 0x0e && c != 0x0f) {
-            ++controls;
-        }
-    }
-    return controls * 50 <= bytes.size();
+    return filters::detect::looks_textual(filters::as_bytes(bytes));
 }
 
 filters::Result<std::string> detect_type(std::string_view bytes, Role role,

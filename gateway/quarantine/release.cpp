@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include <Poco/JSON/Array.h>
@@ -117,6 +119,37 @@ ReleaseOutcome outcome(ReleaseResult result, std::string code, std::string detai
     o.detail = std::move(detail);
     o.audit_id = std::move(audit_id);
     return o;
+}
+
+/// A pending request under the store's release lock, held for the whole decision so that two
+/// admins cannot decide (and deliver) one request twice. `refused` is set when the request is
+/// no longer pending.
+struct Locked {
+    std::unique_ptr<FileLock> lock;
+    ReleaseRequest request;
+    std::optional<ReleaseOutcome> refused;
+};
+
+filters::Result<Locked> lock_pending(const QuarantineStore& store, const ReleaseDesk& desk,
+                                     const std::string& request_id) {
+    std::error_code ec;
+    std::filesystem::create_directories(store.dir(), ec);
+    Locked l;
+    l.lock = std::make_unique<FileLock>(store.dir() + "/.release.lock");
+    if (!l.lock->held()) {
+        return fail(ErrorCode::Transient, "release.lock_failed", store.dir());
+    }
+    auto rq = desk.find(request_id);
+    if (!rq) {
+        return tl::unexpected(rq.error());
+    }
+    l.request = std::move(*rq);
+    if (l.request.state != ReleaseState::Pending) {
+        l.refused =
+            outcome(ReleaseResult::Refused, "release.not_pending",
+                    "request " + l.request.id + " is " + std::string(to_string(l.request.state)));
+    }
+    return l;
 }
 
 } // namespace
@@ -450,20 +483,14 @@ filters::Result<std::string> ReleaseDesk::record(const ReleaseRequest& rq, std::
 filters::Result<ReleaseOutcome> ReleaseDesk::approve(const std::string& request_id,
                                                      const std::string& approver,
                                                      const std::string& note) {
-    std::error_code ec;
-    std::filesystem::create_directories(store_.dir(), ec);
-    FileLock lock(store_.dir() + "/.release.lock");
-    if (!lock.held()) {
-        return fail(ErrorCode::Transient, "release.lock_failed", store_.dir());
+    auto locked = lock_pending(store_, *this, request_id);
+    if (!locked) {
+        return tl::unexpected(locked.error());
     }
-    auto rq = find(request_id);
-    if (!rq) {
-        return tl::unexpected(rq.error());
+    if (locked->refused) {
+        return *locked->refused;
     }
-    if (rq->state != ReleaseState::Pending) {
-        return outcome(ReleaseResult::Refused, "release.not_pending",
-                       "request " + rq->id + " is " + std::string(to_string(rq->state)));
-    }
+    const ReleaseRequest* rq = &locked->request;
     const std::string who = one_line(approver);
     if (who.empty()) {
         return fail(ErrorCode::Malformed, "release.bad_request", "an approver");
@@ -538,20 +565,14 @@ filters::Result<ReleaseOutcome> ReleaseDesk::approve(const std::string& request_
 filters::Result<ReleaseOutcome> ReleaseDesk::refuse(const std::string& request_id,
                                                     const std::string& approver,
                                                     const std::string& reason) {
-    std::error_code ec;
-    std::filesystem::create_directories(store_.dir(), ec);
-    FileLock lock(store_.dir() + "/.release.lock");
-    if (!lock.held()) {
-        return fail(ErrorCode::Transient, "release.lock_failed", store_.dir());
+    auto locked = lock_pending(store_, *this, request_id);
+    if (!locked) {
+        return tl::unexpected(locked.error());
     }
-    auto rq = find(request_id);
-    if (!rq) {
-        return tl::unexpected(rq.error());
+    if (locked->refused) {
+        return *locked->refused;
     }
-    if (rq->state != ReleaseState::Pending) {
-        return outcome(ReleaseResult::Refused, "release.not_pending",
-                       "request " + rq->id + " is " + std::string(to_string(rq->state)));
-    }
+    const ReleaseRequest* rq = &locked->request;
     if (one_line(approver).empty() || one_line(reason).empty()) {
         return fail(ErrorCode::Malformed, "release.bad_request", "a name and a reason");
     }

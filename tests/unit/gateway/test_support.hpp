@@ -11,6 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include <doctest/doctest.h>
+
+#include "gateway/audit/audit_store.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/pipeline/gateway.hpp"
 
@@ -111,6 +114,37 @@ inline std::string mail(const std::string& headers, const std::string& body) {
     }
     out += "\r\n" + crlf(body);
     return out;
+}
+
+/// The gateway of a test fixture, opened on first use with fixed_options().
+inline gateway::Gateway& open_once(std::unique_ptr<gateway::Gateway>& gw,
+                                   const std::shared_ptr<gateway::Config>& cfg) {
+    if (!gw) {
+        auto g = gateway::Gateway::open(cfg, fixed_options());
+        REQUIRE_MESSAGE(g, (g ? std::string() : std::string(g.error().what)));
+        gw = std::move(*g);
+    }
+    return *gw;
+}
+
+/// Processes one message from sender@example.com to staff@city.example.lg.jp unless `env`
+/// names a sender.
+inline gateway::Outcome run_mail(gateway::Gateway& gw, const std::string& message,
+                                 gateway::Envelope env = {}) {
+    if (env.mail_from.empty()) {
+        env.mail_from = "sender@example.com";
+        env.rcpt_to = {"staff@city.example.lg.jp"};
+    }
+    return gw.process(env, gateway::MessageSource{message, -1});
+}
+
+/// Every audit row, newest first.
+inline std::vector<gateway::AuditRow> all_rows(gateway::Gateway& gw) {
+    gateway::AuditQuery q;
+    q.limit = 0;
+    auto r = gw.audit().query(q);
+    REQUIRE(r);
+    return *r;
 }
 
 } // namespace mugaika::test

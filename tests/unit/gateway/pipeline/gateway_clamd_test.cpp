@@ -50,27 +50,9 @@ struct ClamdFixture {
         cfg->av_database = (dir.path() / "no-database-needed").string();
     }
     [[nodiscard]] std::string socket() const { return (dir.path() / "clamd.sock").string(); }
-    Gateway& gateway() {
-        if (!gw) {
-            auto g = Gateway::open(cfg, test::fixed_options());
-            REQUIRE_MESSAGE(g, (g ? std::string() : std::string(g.error().what)));
-            gw = std::move(*g);
-        }
-        return *gw;
-    }
-    Outcome run(const std::string& message) {
-        Envelope env;
-        env.mail_from = "sender@example.com";
-        env.rcpt_to = {"staff@city.example.lg.jp"};
-        return gateway().process(env, MessageSource{message, -1});
-    }
-    std::vector<AuditRow> rows() {
-        AuditQuery q;
-        q.limit = 0;
-        auto r = gateway().audit().query(q);
-        REQUIRE(r);
-        return *r;
-    }
+    Gateway& gateway() { return test::open_once(gw, cfg); }
+    Outcome run(const std::string& message) { return test::run_mail(gateway(), message); }
+    std::vector<AuditRow> rows() { return test::all_rows(gateway()); }
 };
 
 const std::string infected_mail =

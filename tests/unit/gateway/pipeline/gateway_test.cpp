@@ -30,28 +30,11 @@ struct Fixture {
     std::shared_ptr<Config> cfg = test::shipped_config(dir.str());
     std::unique_ptr<Gateway> gw;
 
-    Gateway& gateway() {
-        if (!gw) {
-            auto g = Gateway::open(cfg, test::fixed_options());
-            REQUIRE(g);
-            gw = std::move(*g);
-        }
-        return *gw;
-    }
+    Gateway& gateway() { return test::open_once(gw, cfg); }
     Outcome run(const std::string& message, Envelope env = {}) {
-        if (env.mail_from.empty()) {
-            env.mail_from = "sender@example.com";
-            env.rcpt_to = {"staff@city.example.lg.jp"};
-        }
-        return gateway().process(env, MessageSource{message, -1});
+        return test::run_mail(gateway(), message, std::move(env));
     }
-    std::vector<AuditRow> rows() {
-        AuditQuery q;
-        q.limit = 0;
-        auto r = gateway().audit().query(q);
-        REQUIRE(r);
-        return *r;
-    }
+    std::vector<AuditRow> rows() { return test::all_rows(gateway()); }
 };
 
 /// The decoded text of the single text/plain body of a sanitized message.
