@@ -62,9 +62,14 @@ std::string_view engine_for(std::string_view type, std::string_view ext) noexcep
     if (type == "application/zip") {
         return "archive";
     }
-    if (one_of(type,
-               {"text/plain", "text/csv", "application/json", "text/xml", "application/xml"}) ||
-        (starts_with(type, "text/") && one_of(ext, {"txt", "csv", "tsv", "json", "xml", "log"}))) {
+    // Text only under a text name (or none): "MZ" bytes named setup.exe look like text to
+    // libmagic and must not come back as a "rebuilt" setup.exe. Other text/* (HTML, scripts) only
+    // under a text extension, where no program runs them.
+    const bool text_ext = one_of(ext, {"txt", "text", "csv", "tsv", "json", "xml", "log", "md"});
+    if ((one_of(type,
+                {"text/plain", "text/csv", "application/json", "text/xml", "application/xml"}) &&
+         (ext.empty() || text_ext)) ||
+        (starts_with(type, "text/") && text_ext)) {
         return "text";
     }
     return {};

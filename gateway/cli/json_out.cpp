@@ -92,6 +92,9 @@ std::string outcome_json(const Outcome& outcome) {
     o->set("sha256_in", outcome.sha256_in);
     o->set("sha256_out", outcome.sha256_out);
     o->set("size_out", outcome.output.size());
+    if (!outcome.output_filename.empty()) {
+        o->set("output_filename", outcome.output_filename);
+    }
     Poco::JSON::Array::Ptr parts = new Poco::JSON::Array;
     for (const PartReport& p : outcome.parts) {
         parts->add(part_object(p));

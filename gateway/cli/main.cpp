@@ -50,6 +50,7 @@ and records every step in a hash-chained audit trail.
 
 commands:
   sanitize IN.eml [-o OUT.eml]     sanitize one mail (stdin/stdout when omitted)
+  sanitize-file IN [-o OUT]        one file through type, antivirus, rules and CDR
   rules explain MAIL.eml           show the rule and action for every part, changing nothing
   config check [FILE]              report every problem in a config file
   quarantine list|show|export      the kept originals: list them, show one, write one back
@@ -87,6 +88,25 @@ options:
 exit codes: 0 written, 3 rejected by policy, 4 temporary failure (retry later), 5 accepted but
 nothing written (a rule quarantined or discarded the mail; the original is kept), 2 usage or
 config error, 1 internal error
+)";
+
+constexpr const char* sanitize_file_help =
+    R"(usage: mugaika [--config FILE] [--state-dir DIR] sanitize-file [OPTIONS] IN [-o OUT]
+
+The file gateway: runs one file through the steps of a mail attachment (true type, ClamAV,
+archive listing, the rules with role "attachment", CDR), keeps the original in the quarantine
+store, audits every step, and writes the rebuilt file (action cdr), the converted text (text) or
+the file itself (keep). A file the rules strip or reject is not written.
+
+options:
+  -o, --output FILE       where to write the result (default: stdout)
+  --name NAME             the file's name for the rules (default: IN's name; needed for stdin)
+  --direction DIR         inbound (default) or outbound
+  --from ADDR, --rcpt ADDR   sender and recipients, for rules that match them
+  --json                  print the outcome as JSON on stdout (the file then needs -o)
+
+exit codes: 0 written, 3 refused by policy (stripped or rejected), 4 temporary failure, 5
+quarantined or discarded, 2 usage or config error, 1 internal error
 )";
 
 constexpr const char* explain_help =
@@ -341,6 +361,30 @@ EnvelopeArgs parse_envelope_args(const std::vector<std::string>& args, bool allo
     return a;
 }
 
+/// The exit code of an outcome, with the reason on stderr: as an MTA would see the answer.
+int exit_for(const Outcome& o) {
+    switch (o.disposition) {
+    case Disposition::Deliver:
+        return exit_ok;
+    case Disposition::Reject:
+        std::cerr << "mugaika: rejected: " << o.smtp_reply << "\n";
+        return exit_rejected;
+    case Disposition::Tempfail:
+        std::cerr << "mugaika: temporary failure: " << o.smtp_reply << "\n";
+        return exit_tempfail;
+    case Disposition::Quarantine:
+        std::cerr << "mugaika: quarantined: nothing written; the original waits for an admin's "
+                     "release ("
+                  << o.reason << "; audit " << o.audit_id << ")\n";
+        return exit_held;
+    case Disposition::Discard:
+        std::cerr << "mugaika: discarded: nothing written (" << o.reason << "; audit " << o.audit_id
+                  << ")\n";
+        return exit_held;
+    }
+    return exit_internal;
+}
+
 int cmd_sanitize(const Global& g, const std::vector<std::string>& args) {
     for (const auto& a : args) {
         if (is_help(a)) {
@@ -362,26 +406,52 @@ int cmd_sanitize(const Global& g, const std::vector<std::string>& args) {
     if (a.json) {
         std::cout << outcome_json(o) << "\n";
     }
-    switch (o.disposition) {
-    case Disposition::Deliver:
-        return exit_ok;
-    case Disposition::Reject:
-        std::cerr << "mugaika: rejected: " << o.smtp_reply << "\n";
-        return exit_rejected;
-    case Disposition::Tempfail:
-        std::cerr << "mugaika: temporary failure: " << o.smtp_reply << "\n";
-        return exit_tempfail;
-    case Disposition::Quarantine:
-        std::cerr << "mugaika: quarantined: nothing written; the original waits for an admin's "
-                     "release ("
-                  << o.reason << "; audit " << o.audit_id << ")\n";
-        return exit_held;
-    case Disposition::Discard:
-        std::cerr << "mugaika: discarded: nothing written (" << o.reason << "; audit " << o.audit_id
-                  << ")\n";
-        return exit_held;
+    return exit_for(o);
+}
+
+int cmd_sanitize_file(const Global& g, const std::vector<std::string>& args) {
+    std::vector<std::string> rest;
+    std::optional<std::string> name;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (is_help(args[i])) {
+            std::cout << sanitize_file_help;
+            return exit_ok;
+        }
+        if (args[i] == "--name") {
+            if (i + 1 >= args.size()) {
+                usage_error("--name needs a value");
+            }
+            name = args[++i];
+        } else {
+            rest.push_back(args[i]);
+        }
     }
-    return exit_internal;
+    EnvelopeArgs a = parse_envelope_args(rest, true);
+    if (!a.input) {
+        usage_error("sanitize-file needs a file (or - with --name)");
+    }
+    if (a.json && !a.output) {
+        usage_error("--json prints the outcome on stdout: give the file a name with -o");
+    }
+    if (!name) {
+        if (*a.input == "-") {
+            usage_error("a file read from stdin needs --name (the rules match its extension)");
+        }
+        name = std::filesystem::path(*a.input).filename().string();
+    }
+    auto in = read_input(a.input);
+    auto gw = open_gateway(g, true);
+    Outcome o = gw->process_file(a.env, FileSource{in->bytes, *name});
+    if (o.disposition == Disposition::Deliver && !write_output(a.output, o.output)) {
+        std::cerr << "mugaika: cannot write the sanitized file\n";
+        return exit_internal;
+    }
+    if (a.json) {
+        std::cout << outcome_json(o) << "\n";
+    } else if (o.disposition == Disposition::Deliver && o.output_filename != *name) {
+        std::cerr << "mugaika: rebuilt as " << o.output_filename << "\n";
+    }
+    return exit_for(o);
 }
 
 int cmd_rules(const Global& g, const std::vector<std::string>& args) {
@@ -858,6 +928,9 @@ int run(int argc, char** argv) {
     std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
     if (cmd == "sanitize") {
         return cmd_sanitize(g, rest);
+    }
+    if (cmd == "sanitize-file") {
+        return cmd_sanitize_file(g, rest);
     }
     if (cmd == "rules") {
         return cmd_rules(g, rest);

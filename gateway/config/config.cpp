@@ -331,6 +331,45 @@ const std::vector<Setting>& table() {
          [](Config& c, const toml::value& v) {
              return want_string(v, c.archive_encrypted_notice);
          }},
+        {{"cdr", "helper", "string", R"("")",
+          "The mugaika-cdr helper; empty: next to the running program"},
+         string_setting(&Config::cdr_helper)},
+        {{"cdr", "time_limit", "duration", R"("10s")", "Time for one rebuild of a file up to 1 MB"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.cdr_time_limit = d; })},
+        {{"cdr", "time_per_mb", "duration", R"("2s")", "Time added per further MB of input"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.cdr_time_per_mb = d; })},
+        {{"cdr", "max_time", "duration", R"("120s")", "Most time for one rebuild"},
+         duration_setting([](Config& c, std::chrono::milliseconds d) { c.cdr_max_time = d; })},
+        {{"cdr", "memory_limit", "size", R"("2GiB")", "Address space of the helper process"},
+         size_setting(64ULL << 20U, [](Config& c, std::uint64_t n) { c.cdr_memory_limit = n; })},
+        {{"cdr", "on_failure", "strip|reject|tempfail", R"("strip")",
+          "What happens to a part whose rebuild fails"},
+         choice_setting({"strip", "reject", "tempfail"},
+                        [](Config& c, const std::string& s) {
+                            c.cdr_on_failure = s == "strip"    ? Action::Strip
+                                               : s == "reject" ? Action::Reject
+                                                               : Action::Tempfail;
+                        })},
+        {{"cdr", "pdf_links", "text|remove", R"("text")",
+          "PDF links: removed and listed as text, or removed"},
+         choice_setting({"text", "remove"},
+                        [](Config& c, const std::string& s) { c.cdr.pdf_links = s; })},
+        {{"cdr", "pdf_flatten", "bool", "false", "Render PDF pages to images (image-only PDF)"},
+         bool_setting([](Config& c, bool b) { c.cdr.pdf_flatten = b; })},
+        {{"cdr", "flatten_dpi", "integer", "150", "Resolution of flattened PDF pages"},
+         integer_setting(
+             36, 600,
+             [](Config& c, std::int64_t n) { c.cdr.flatten_dpi = static_cast<unsigned>(n); })},
+        {{"cdr", "max_pixels", "integer", "100000000",
+          "Most pixels of one image (or rendered page) decoded"},
+         integer_setting(
+             1, 1000000000000,
+             [](Config& c, std::int64_t n) { c.cdr.max_pixels = static_cast<std::uint64_t>(n); })},
+        {{"cdr", "office_convert", "bool", "false",
+          "Convert legacy Office and RTF to PDF with LibreOffice"},
+         bool_setting([](Config& c, bool b) { c.cdr.office_convert = b; })},
+        {{"cdr", "soffice", "string", R"("/usr/bin/soffice")", "The LibreOffice program"},
+         [](Config& c, const toml::value& v) { return want_string(v, c.cdr.soffice); }},
         {{"milter", "listen", "string", R"("unix:/run/mugaika/milter.sock")",
           "Where mugaika-milter listens: unix:PATH or inet:PORT@HOST"},
          [](Config& c, const toml::value& v) -> std::string {
@@ -543,6 +582,12 @@ void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
                         e.erase(0, 1);
                     }
                 }
+            } else if (key == "cdr") {
+                if (!v.is_boolean()) {
+                    err = "expected true or false";
+                } else {
+                    r.cdr = v.as_boolean();
+                }
             } else if (key == "mismatch" || key == "name_trick" || key == "encrypted") {
                 if (!v.is_boolean()) {
                     err = "expected true or false";
@@ -592,8 +637,8 @@ void parse_rules(const toml::value& rules, const std::string& file, Config& cfg,
                 err = want_string(v, s);
                 auto a = parse_action(s);
                 if (err.empty() && !a) {
-                    err = "must be text, keep, strip, reject, quarantine or discard, not \"" + s +
-                          "\"";
+                    err = "must be text, keep, cdr, strip, reject, quarantine or discard, not \"" +
+                          s + "\"";
                 }
                 if (a) {
                     r.action = *a;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "filters/archive/archive_inspector.hpp"
+#include "filters/cdr/cdr.hpp"
 #include "filters/core/result.hpp"
 #include "gateway/mime/mime_limits.hpp"
 #include "gateway/rules/rules.hpp"
@@ -69,6 +70,14 @@ struct Config {
     // [archive]
     filters::archive::ArchiveLimits archive;
     std::string archive_encrypted_notice;
+    // [cdr]
+    std::string cdr_helper; ///< empty: mugaika-cdr next to the running program
+    std::chrono::milliseconds cdr_time_limit{10000};
+    std::chrono::milliseconds cdr_time_per_mb{2000};
+    std::chrono::milliseconds cdr_max_time{120000};
+    std::uint64_t cdr_memory_limit = 2ULL << 30U;
+    Action cdr_on_failure = Action::Strip;
+    filters::cdr::Options cdr; ///< engine options; the archive limits come from [archive]
     // [milter]
     std::string milter_listen;
     unsigned milter_socket_mode = 0660;

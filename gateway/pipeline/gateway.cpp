@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -11,6 +12,7 @@
 #include "filters/archive/archive_inspector.hpp"
 #include "filters/av/av_engine.hpp"
 #include "filters/av/clamd_scanner.hpp"
+#include "filters/cdr/cdr.hpp"
 #include "filters/core/budget.hpp"
 #include "filters/core/part.hpp"
 #include "filters/detect/file_facts.hpp"
@@ -19,6 +21,7 @@
 #include "filters/text/header_text.hpp"
 #include "filters/text/html_to_text.hpp"
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/cdr/cdr_runner.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/mime/mime_tree.hpp"
 #include "gateway/pipeline/notice.hpp"
@@ -506,6 +509,105 @@ std::string active_content_text(std::uint32_t bits) {
     return out;
 }
 
+/// The CDR engine that would rebuild an attachment ("" for bodies and kinds without one).
+std::string cdr_engine_of(const PartReport& rep) {
+    if (rep.role == Role::Body) {
+        return {};
+    }
+    return std::string(filters::cdr::engine_for(rep.detected_type, extension_of(rep.filename)));
+}
+
+/// Rebuilds one part in the CDR helper, within the message's time budget, and checks what
+/// comes back: libmagic must see a kind that has an engine (a rebuilt file is always such a
+/// kind) and agree with the type and name the engine gave it.
+filters::Result<filters::cdr::Output> rebuild_part(const Config& cfg, const filters::Budget& budget,
+                                                   const PartReport& rep, std::string_view bytes) {
+    using std::chrono::milliseconds;
+    if (rep.cdr_engine.empty()) {
+        return fail(ErrorCode::Unsupported, "cdr.no_engine", "type=" + rep.detected_type);
+    }
+    milliseconds limit =
+        cfg.cdr_time_limit + cfg.cdr_time_per_mb * static_cast<std::int64_t>(rep.size >> 20U);
+    limit = std::min(limit, cfg.cdr_max_time);
+    const auto left = std::chrono::duration_cast<milliseconds>(budget.deadline() - Clock::now());
+    if (left.count() <= 0) {
+        return fail(ErrorCode::LimitExceeded, "budget.time_exceeded", "before cdr");
+    }
+    const bool cut_by_budget = left < limit;
+    CdrLimits limits;
+    limits.helper = cfg.cdr_helper;
+    limits.time_limit = std::min(limit, left);
+    limits.memory_limit = cfg.cdr_memory_limit;
+    limits.work_root = cfg.state_dir + "/cdr";
+    std::error_code ec;
+    std::filesystem::create_directories(limits.work_root, ec);
+    filters::cdr::Options options = cfg.cdr;
+    options.max_archive_depth = static_cast<unsigned>(cfg.archive.max_depth);
+    options.max_archive_members = cfg.archive.max_members;
+    options.max_expanded_size = cfg.archive.max_total_size;
+    options.max_output_size = cfg.max_output_size;
+    auto out = run_cdr(rep.cdr_engine, bytes, rep.filename, options, limits);
+    if (!out) {
+        if (out.error().what == "cdr.timeout" && cut_by_budget) {
+            return fail(ErrorCode::LimitExceeded, "budget.time_exceeded",
+                        "during cdr engine=" + rep.cdr_engine);
+        }
+        return out;
+    }
+    auto type = detect_type(out->bytes, Role::Attachment, {});
+    if (!type) {
+        return fail(ErrorCode::Internal, "cdr.output_rejected", "libmagic failed on the output");
+    }
+    const bool routable = !filters::cdr::engine_for(*type, extension_of(out->filename)).empty();
+    const auto facts = filters::detect::file_facts(out->filename, out->content_type, *type,
+                                                   filters::detect::NamePolicy{});
+    // A name that would run or render it (setup.exe, page.html) is never given to a rebuilt file.
+    const auto name_kind = filters::detect::kind_of_extension(extension_of(out->filename));
+    const bool runnable_name = name_kind == filters::detect::FileKind::Executable ||
+                               name_kind == filters::detect::FileKind::Script ||
+                               name_kind == filters::detect::FileKind::Html;
+    // The bytes must be the kind the engine says they are (an OOXML package may look like a zip).
+    using filters::detect::FileKind;
+    const FileKind said = filters::detect::kind_of_mime(out->content_type);
+    const FileKind seen = filters::detect::kind_of_mime(*type);
+    const bool same_kind = said == seen || (said == FileKind::Office && seen == FileKind::Archive);
+    if (!routable || !same_kind || facts.type_mismatch || runnable_name || out->filename.empty()) {
+        return fail(ErrorCode::Internal, "cdr.output_rejected",
+                    "engine=" + rep.cdr_engine + " detected=" + *type +
+                        " declared=" + out->content_type + " name=" + out->filename);
+    }
+    return out;
+}
+
+/// What an engine removed, for the audit detail: "kind@location,..." (bounded).
+std::string removed_list(const std::vector<filters::cdr::Removed>& removed) {
+    std::string out;
+    for (const auto& r : removed) {
+        if (out.size() > 1500) {
+            out += ",...";
+            break;
+        }
+        out += (out.empty() ? "" : ",") + r.kind + (r.location.empty() ? "" : "@" + r.location);
+    }
+    return out.empty() ? out : "\"" + out + "\"";
+}
+
+/// The URLs of removed links and external references, for the audit detail (bounded).
+std::string removed_urls(const std::vector<filters::cdr::Removed>& removed) {
+    std::string out;
+    for (const auto& r : removed) {
+        if (r.url.empty()) {
+            continue;
+        }
+        if (out.size() > 1500) {
+            out += ",...";
+            break;
+        }
+        out += (out.empty() ? "" : ",") + r.url.substr(0, 200);
+    }
+    return out;
+}
+
 /// The facts the rules see for one part.
 PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_view direction) {
     PartFacts f;
@@ -523,6 +625,7 @@ PartFacts facts_of(const PartReport& rep, const Envelope& envelope, std::string_
     f.archive = rep.archive;
     f.encrypted = rep.encrypted;
     f.contains = rep.contains;
+    f.cdr_engine = rep.cdr_engine;
     return f;
 }
 
@@ -769,8 +872,17 @@ void Gateway::watch_antivirus() {
 }
 
 Outcome Gateway::process(const Envelope& envelope, const MessageSource& source) noexcept {
+    return process_guarded(envelope, source, nullptr);
+}
+
+Outcome Gateway::process_file(const Envelope& envelope, const FileSource& file) noexcept {
+    return process_guarded(envelope, MessageSource{file.bytes, -1}, &file);
+}
+
+Outcome Gateway::process_guarded(const Envelope& envelope, const MessageSource& source,
+                                 const FileSource* file) noexcept {
     try {
-        return process_checked(envelope, source);
+        return process_checked(envelope, source, file);
     } catch (const std::exception& e) {
         log::error("{}: gateway: internal_error: error=\"{}\"",
                    envelope.queue_id.empty() ? std::string("-") : envelope.queue_id, e.what());
@@ -809,7 +921,8 @@ Outcome Gateway::process(const Envelope& envelope, const MessageSource& source) 
     }
 }
 
-Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& source) {
+Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& source,
+                                 const FileSource* file) {
     const auto t0 = Clock::now();
     const std::shared_ptr<const Config> cfg_ptr = config_.load();
     const Config& cfg = *cfg_ptr;
@@ -829,12 +942,16 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     audit.rcpt_to = envelope.rcpt_to;
     audit.size_in = source.bytes.size();
     audit.ruleset_version = cfg.ruleset_version;
-    audit.message_id =
-        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Message-ID")));
-    audit.subject =
-        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Subject")));
-    audit.from_header =
-        trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "From")));
+    if (file == nullptr) {
+        audit.message_id =
+            trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Message-ID")));
+        audit.subject =
+            trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "Subject")));
+        audit.from_header =
+            trim_copy(filters::text::decode_header_text(scan_header(source.bytes, "From")));
+    } else {
+        audit.subject = "(file) " + file->name; // what `audit query` shows for a file
+    }
 
     auto event = [&](std::string filter, std::string action, std::string reason,
                      std::string detail = {}) {
@@ -936,7 +1053,7 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     }
     bool message_infected = false;
     std::string message_signatures;
-    if (av) {
+    if (av && file == nullptr) { // a file is scanned once, as its part below
         const auto ta = Clock::now();
         auto scanned = av->scan(filters::as_bytes(source.bytes), "message");
         if (!scanned) {
@@ -952,13 +1069,21 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                                     {"av_mode", av->mode() == "clamd" ? "clamd" : ""}})));
     }
 
-    auto tree_r = MimeTree::parse(source.bytes, source.fd, cfg.mime);
+    if (file != nullptr && source.bytes.size() > cfg.max_part_size) {
+        return finish_error(Error{ErrorCode::LimitExceeded, "mime.part_too_large",
+                                  "size=" + std::to_string(source.bytes.size())},
+                            "limits");
+    }
+    // A file has no MIME: an empty tree stands in, and its one leaf is the file.
+    auto tree_r = file != nullptr
+                      ? MimeTree::parse("Content-Type: text/plain\r\n\r\n", -1, cfg.mime)
+                      : MimeTree::parse(source.bytes, source.fd, cfg.mime);
     if (!tree_r) {
         return finish_error(tree_r.error(), "mime");
     }
     const MimeTree& tree = *tree_r;
     bool critical = false;
-    for (std::size_t k = 0; k < tree.issues().size(); ++k) {
+    for (std::size_t k = 0; file == nullptr && k < tree.issues().size(); ++k) {
         const ParseIssue& issue = tree.issues()[k];
         critical = critical || issue.critical;
         if (k > 0 && tree.issues()[k - 1].code == issue.code &&
@@ -976,16 +1101,28 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
 
     // 3-6. walk, classify, decide.
     const auto& nodes = tree.nodes();
+    const std::size_t leaves = file != nullptr ? 1 : nodes.size();
     Work w{cfg,
            tree,
-           std::vector<Role>(nodes.size(), Role::Attachment),
-           std::vector<bool>(nodes.size(), false),
-           std::vector<bool>(nodes.size(), false),
-           std::vector<int>(nodes.size(), -1)};
-    assign_roles(w);
+           std::vector<Role>(std::max(leaves, nodes.size()), Role::Attachment),
+           std::vector<bool>(std::max(leaves, nodes.size()), false),
+           std::vector<bool>(std::max(leaves, nodes.size()), false),
+           std::vector<int>(std::max(leaves, nodes.size()), -1)};
+    if (file == nullptr) {
+        assign_roles(w);
+    }
+    MimeNode file_node; // the leaf a file stands for
+    if (file != nullptr) {
+        file_node.kind = NodeKind::Leaf;
+        file_node.path = "1";
+        file_node.filename = file->name;
+        file_node.content_type = "application/octet-stream";
+        w.roles[0] = Role::Attachment;
+    }
 
-    std::vector<std::optional<BodyText>> bodies(nodes.size());
+    std::vector<std::optional<BodyText>> bodies(std::max(leaves, nodes.size()));
     std::vector<DecodedContent> kept_contents;
+    std::deque<std::string> cdr_outputs; // rebuilt files; KeptPart views into them stay valid
     std::vector<KeptPart> kept;
     std::vector<RemovedItem> removed;
     bool all_keep = true;
@@ -999,8 +1136,8 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
     const filters::text::HtmlToText html(html_policy);
     NoticeFacts facts;
 
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-        const MimeNode& n = nodes[i];
+    for (std::size_t i = 0; i < leaves; ++i) {
+        const MimeNode& n = file != nullptr ? file_node : nodes[i];
         if (n.kind != NodeKind::Leaf) {
             continue;
         }
@@ -1008,7 +1145,10 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             return finish_error(t.error(), "limits");
         }
         const auto tp = Clock::now();
-        auto content = tree.decode(n, cfg.max_part_size);
+        auto content =
+            file != nullptr
+                ? filters::Result<DecodedContent>(DecodedContent{{}, source.bytes, false})
+                : tree.decode(n, cfg.max_part_size);
         if (!content) {
             return finish_error(content.error(), "mime");
         }
@@ -1078,9 +1218,11 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             detail.emplace_back("contains", content_names(rep.contains));
         }
 
+        rep.cdr_engine = cdr_engine_of(rep);
         Decision decision = decide(cfg.rules, facts_of(rep, envelope, audit.direction));
         if (w.alt_unused[i] &&
-            (decision.action == Action::Text || decision.action == Action::Strip)) {
+            (decision.action == Action::Text || decision.action == Action::Strip ||
+             decision.action == Action::Cdr)) {
             // The alternative not shown: dropped, unless a rule keeps (or rejects) it.
             decision = Decision{Action::Strip, alternative_rule_id};
         }
@@ -1091,6 +1233,35 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             decision.action = Action::Strip;
             detail.emplace_back("not_text", "1");
         }
+        if (decision.action == Action::Cdr && w.related_extra[i]) {
+            // An inline image of multipart/related has no place in a text body: removed and
+            // counted, as with strip, rather than attached.
+            decision.action = Action::Strip;
+        }
+        std::optional<filters::Result<filters::cdr::Output>> rebuilt;
+        if (decision.action == Action::Cdr) {
+            rebuilt = rebuild_part(cfg, budget, rep, content->bytes);
+            if (!*rebuilt) {
+                const Error& err = rebuilt->error();
+                detail.emplace_back("cdr_engine", rep.cdr_engine);
+                detail.emplace_back("cdr_error", std::string(err.what));
+                detail.emplace_back("cdr_detail", "\"" + err.detail.substr(0, 200) + "\"");
+                if (err.what == "budget.time_exceeded") {
+                    return finish_error(err, "cdr");
+                }
+                if (err.code == ErrorCode::Transient || err.what == "cdr.helper_unavailable" ||
+                    cfg.cdr_on_failure == Action::Tempfail) {
+                    log::error("{}: cdr: failed: engine={} error={} {}",
+                               envelope.queue_id.empty() ? std::string("-") : envelope.queue_id,
+                               rep.cdr_engine, err.what, err.detail);
+                    return finish_error(Error{ErrorCode::Transient, err.what,
+                                              "part=" + rep.path + " " + err.detail},
+                                        "cdr");
+                }
+                decision.action = cfg.cdr_on_failure; // Strip or Reject: never the original
+            }
+        }
+        const bool cdr_failed = rebuilt && !*rebuilt;
         rep.action = decision.action;
         rep.rule = std::string(decision.rule);
         if (decision.action != Action::Keep) {
@@ -1099,7 +1270,9 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
 
         switch (decision.action) {
         case Action::Reject:
-            rep.reason = rep.av == "infected" ? "av.infected" : "rule.reject";
+            rep.reason = rep.av == "infected" ? "av.infected"
+                         : cdr_failed         ? std::string(rebuilt->error().what)
+                                              : "rule.reject";
             if (reject_rule_id.empty()) {
                 reject_rule_id = rep.rule;
             }
@@ -1118,10 +1291,39 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
             ev.filter = "rules";
             break;
         }
+        case Action::Cdr: {
+            filters::cdr::Output& o = **rebuilt;
+            rep.reason = "cdr.rebuilt";
+            rep.cdr_filename = o.filename;
+            ev.filter = "cdr." + rep.cdr_engine;
+            ev.sha256_after = sha256_hex(o.bytes);
+            detail.emplace_back("engine", rep.cdr_engine);
+            detail.emplace_back("out_name", o.filename != rep.filename ? o.filename : "");
+            detail.emplace_back("out_type", o.content_type);
+            detail.emplace_back("out_size", std::to_string(o.bytes.size()));
+            detail.emplace_back("removed", std::to_string(o.removed.size()));
+            detail.emplace_back("objects", removed_list(o.removed));
+            detail.emplace_back("urls", removed_urls(o.removed));
+            cdr_outputs.push_back(std::move(o.bytes));
+            kept.push_back(
+                KeptPart{o.content_type, o.filename, cdr_outputs.back(), rep.cdr_engine});
+            RebuiltItem item;
+            item.filename = facts_of_file.name_shown;
+            if (o.filename != rep.filename) {
+                item.new_filename =
+                    filters::detect::file_facts(o.filename, {}, {}, filters::detect::NamePolicy{})
+                        .name_shown;
+            }
+            item.engine = rep.cdr_engine;
+            item.size = cdr_outputs.back().size();
+            item.removed = std::move(o.removed);
+            facts.rebuilt.push_back(std::move(item));
+            break;
+        }
         case Action::Keep:
             rep.reason = "part.kept";
             ev.filter = "rules";
-            kept.push_back(KeptPart{rep.declared_type, rep.filename, content->bytes});
+            kept.push_back(KeptPart{rep.declared_type, rep.filename, content->bytes, {}});
             kept_contents.push_back(std::move(*content));
             facts.kept.push_back(
                 RemovedItem{rep.path, rep.filename, rep.detected_type, rep.size, rep.sha256, {}});
@@ -1134,7 +1336,8 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                 rep.reason = "related.inline_removed";
                 ++facts.inline_removed;
             } else {
-                rep.reason = rep.av == "infected"              ? "av.infected"
+                rep.reason = cdr_failed                        ? std::string(rebuilt->error().what)
+                             : rep.av == "infected"            ? "av.infected"
                              : rep.encrypted                   ? "archive.encrypted"
                              : rep.archive == "limit_exceeded" ? rep.archive_reason
                              : rep.archive == "corrupt"        ? "archive.corrupt"
@@ -1145,6 +1348,10 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                 std::vector<std::string> notes;
                 if (rep.av == "infected") {
                     notes.push_back("ウイルス検出 / virus found: " + rep.signatures);
+                }
+                if (cdr_failed) {
+                    notes.push_back("無害化（再構成）できないため削除 / could not be rebuilt: " +
+                                    std::string(rebuilt->error().what));
                 }
                 if (rep.encrypted) {
                     notes.push_back("パスワード付き圧縮ファイル / password-protected archive: " +
@@ -1352,6 +1559,33 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
                       rule);
     }
 
+    if (file != nullptr) {
+        // The file gateway: the one part is the output, or the file does not pass.
+        const PartReport& p = out.parts.front();
+        out.output_filename = file->name;
+        switch (p.action) {
+        case Action::Cdr:
+            out.output = std::string(kept.front().bytes);
+            out.output_filename = p.cdr_filename;
+            break;
+        case Action::Keep:
+            out.output = std::string(source.bytes);
+            break;
+        case Action::Text: {
+            // The converted text without the "----- name -----" line a mail body gets.
+            const std::string& shown = bodies[0] ? bodies[0]->text : std::string();
+            const auto eol = shown.find('\n');
+            out.output = eol == std::string::npos ? std::string() : shown.substr(eol + 1);
+            break;
+        }
+        default:
+            return finish(Disposition::Reject, p.reason, p.rule);
+        }
+        out.sha256_out = sha256_hex(out.output);
+        return finish(Disposition::Deliver, p.action == Action::Keep ? "passed" : "sanitized",
+                      p.rule);
+    }
+
     // 8. rebuild.
     const auto tr = Clock::now();
     if (all_keep && !out.parts.empty() && !critical) {
@@ -1457,11 +1691,14 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
                 return tl::unexpected(archive.error());
             }
         }
+        rep.cdr_engine = cdr_engine_of(rep);
         Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
-        if (w.alt_unused[i] && (d.action == Action::Text || d.action == Action::Strip)) {
+        if (w.alt_unused[i] &&
+            (d.action == Action::Text || d.action == Action::Strip || d.action == Action::Cdr)) {
             d = Decision{Action::Strip, alternative_rule_id};
             rep.reason = "alternative.not_chosen";
-        } else if (w.related_extra[i] && d.action == Action::Strip) {
+        } else if (w.related_extra[i] && (d.action == Action::Strip || d.action == Action::Cdr)) {
+            d.action = Action::Strip; // as process(): inline images are removed, not rebuilt
             rep.reason = "related.inline_removed";
         }
         rep.action = d.action;

@@ -41,6 +41,12 @@ struct MessageSource {
     int fd = -1;
 };
 
+/// One file for the file gateway (`mugaika sanitize-file`): no MIME around it.
+struct FileSource {
+    std::string_view bytes; ///< the file; must stay valid during process_file()
+    std::string name;       ///< its name (the rules match its extension), UTF-8
+};
+
 /// What happened to one leaf part.
 struct PartReport {
     std::string path;
@@ -64,6 +70,8 @@ struct PartReport {
     std::uint64_t archive_expanded = 0; ///< bytes inflated while listing
     bool encrypted = false;             ///< the archive or a member is password-protected
     std::uint32_t contains = 0;         ///< content_bit()s of the members, all levels
+    std::string cdr_engine;             ///< the CDR engine for this part ("" when none)
+    std::string cdr_filename;           ///< the rebuilt file's name (action cdr, when rebuilt)
     std::string reason; ///< stable code: "text.html_converted", "attachment.stripped", ...
     std::string detail; ///< key=value facts for the audit, never content
 };
@@ -89,7 +97,8 @@ struct Outcome {
     std::string quarantine_id; ///< SHA-256 of the kept original ("" if it could not be kept)
     std::string sha256_in;
     std::string sha256_out;
-    bool audited = false; ///< the audit transaction committed
+    std::string output_filename; ///< process_file(): the name of `output` (changed by CDR)
+    bool audited = false;        ///< the audit transaction committed
     std::vector<PartReport> parts;
 };
 
@@ -122,6 +131,14 @@ public:
     /// the config says, the original is kept first, and the failure is audited when possible.
     [[nodiscard]] Outcome process(const Envelope& envelope, const MessageSource& source) noexcept;
 
+    /// The file gateway: one file through the same steps as one attachment of a mail (kept in
+    /// the quarantine store, scanned, typed, archives listed, decided by the rules as an
+    /// attachment, rebuilt by CDR) and audited the same way (part path "1"). Deliver: `output`
+    /// is the rebuilt file (cdr), the converted text (text) or the file itself (keep), named
+    /// `output_filename`. A part the rules strip is a Reject (the file does not pass). Never
+    /// throws.
+    [[nodiscard]] Outcome process_file(const Envelope& envelope, const FileSource& file) noexcept;
+
     /// Classifies and decides without writing anything: the parts and the rule of each.
     /// Errors are those of parsing (limits, malformed input).
     [[nodiscard]] filters::Result<std::vector<PartReport>>
@@ -148,7 +165,10 @@ public:
 private:
     Gateway(std::shared_ptr<const Config> config, Options options,
             std::unique_ptr<AuditStore> audit, std::unique_ptr<QuarantineStore> quarantine);
-    Outcome process_checked(const Envelope& envelope, const MessageSource& source);
+    Outcome process_guarded(const Envelope& envelope, const MessageSource& source,
+                            const FileSource* file) noexcept;
+    Outcome process_checked(const Envelope& envelope, const MessageSource& source,
+                            const FileSource* file);
 
     void watch_antivirus();
 

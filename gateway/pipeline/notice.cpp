@@ -1,5 +1,8 @@
 #include "gateway/pipeline/notice.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include "gateway/util/encoding.hpp"
 
 namespace mugaika::gateway {
@@ -22,6 +25,92 @@ void list_items(std::string& out, const std::vector<RemovedItem>& items) {
         out += "    SHA-256: " + r.sha256 + "\n";
         if (!r.note.empty()) {
             out += "    " + r.note + "\n";
+        }
+    }
+}
+
+/// A reader's name for what a CDR engine removed, from its code ("pdf.javascript").
+std::string removed_label(std::string_view kind) {
+    static const std::pair<std::string_view, std::string_view> labels[] = {
+        {"javascript", "JavaScript"},
+        {"vba", "マクロ / macros"},
+        {"macro", "マクロ / macros"},
+        {"activex", "ActiveX"},
+        {"dde", "DDE"},
+        {"launch", "プログラム起動 / program launch"},
+        {"submit", "フォーム送信 / form submission"},
+        {"xfa", "XFA フォーム / XFA form"},
+        {"embedded", "埋め込みファイル / embedded file"},
+        {"attachment", "埋め込みファイル / embedded file"},
+        {"ole", "埋め込みオブジェクト / embedded object"},
+        {"object", "埋め込みオブジェクト / embedded object"},
+        {"external", "外部参照 / external reference"},
+        {"template", "外部テンプレート / external template"},
+        {"uri", "リンク / link"},
+        {"hyperlink", "リンク / link"},
+        {"link", "リンク / link"},
+        {"metadata", "メタデータ / metadata"},
+        {"trailing", "画像の後ろの余分なデータ / data after the image"},
+        {"member", "圧縮ファイル内のファイル / file in the archive"},
+        {"control", "制御文字 / control characters"},
+        {"media", "マルチメディア / multimedia"},
+        {"flattened", "画像化 / rendered to images"},
+    };
+    for (const auto& [key, label] : labels) {
+        if (kind.find(key) != std::string_view::npos) {
+            return std::string(label);
+        }
+    }
+    return std::string(kind);
+}
+
+void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items) {
+    for (const RebuiltItem& r : items) {
+        out += "  - " + (r.filename.empty() ? std::string("(名前なし / unnamed)") : r.filename);
+        if (!r.new_filename.empty()) {
+            out += " → " + r.new_filename;
+        }
+        out += " (" + r.engine + ", " + group_thousands(r.size) + " bytes)\n";
+        // Counts per label, in order of first appearance.
+        std::vector<std::pair<std::string, std::size_t>> counts;
+        std::vector<std::string> urls;
+        std::vector<std::string> members;
+        for (const auto& x : r.removed) {
+            const std::string label = removed_label(x.kind);
+            auto it = std::find_if(counts.begin(), counts.end(),
+                                   [&](const auto& c) { return c.first == label; });
+            if (it == counts.end()) {
+                counts.emplace_back(label, 1);
+            } else {
+                ++it->second;
+            }
+            if (!x.url.empty() && std::find(urls.begin(), urls.end(), x.url) == urls.end()) {
+                urls.push_back(x.url);
+            }
+            if (x.kind.find("member") != std::string::npos && !x.location.empty()) {
+                members.push_back(x.location);
+            }
+        }
+        if (counts.empty()) {
+            out += "    除去したものはありません / nothing had to be removed\n";
+        } else {
+            std::string line;
+            for (const auto& [label, n] : counts) {
+                line += (line.empty() ? "" : ", ") + label + " " + std::to_string(n);
+            }
+            out += "    除去 / removed: " + line + "\n";
+        }
+        for (std::size_t i = 0; i < members.size() && i < 10; ++i) {
+            out += "    除いたファイル / file removed: " + members[i] + "\n";
+        }
+        if (members.size() > 10) {
+            out += "    (+" + std::to_string(members.size() - 10) + ")\n";
+        }
+        for (std::size_t i = 0; i < urls.size() && i < 20; ++i) {
+            out += "    リンク先（文字のみ）/ link target, as text: " + urls[i] + "\n";
+        }
+        if (urls.size() > 20) {
+            out += "    (+" + std::to_string(urls.size() - 20) + ")\n";
         }
     }
 }
@@ -81,6 +170,13 @@ std::string render_notice(const Config& config, const NoticeFacts& f) {
         changes += "・添付ファイル " + std::to_string(f.removed.size()) + " 件を削除しました。/ " +
                    std::to_string(f.removed.size()) + " attachments were removed:\n";
         list_items(changes, f.removed);
+    }
+    if (!f.rebuilt.empty()) {
+        changes += "・添付ファイル " + std::to_string(f.rebuilt.size()) +
+                   " 件を無害化（再構成）して添付しています。/ " +
+                   std::to_string(f.rebuilt.size()) +
+                   " attachments were rebuilt without their active content (CDR):\n";
+        list_rebuilt(changes, f.rebuilt);
     }
     if (!f.kept.empty()) {
         changes += "・次の添付ファイルは規則により変更せずに渡しています。/ These attachments "

@@ -302,7 +302,13 @@ filters::Result<RebuiltMessage> rebuild_message(const Config& cfg, const Rebuild
             if (!k.filename.empty()) {
                 out += "; " + param("filename", k.filename);
             }
-            out += "\r\n\r\n";
+            out += "\r\n";
+            if (!k.cdr_engine.empty()) {
+                // Marks a rebuilt part for everyone downstream: every leaf of a sanitized mail
+                // is the text body, a CDR-rebuilt file, or a part a rule kept on purpose.
+                out += "X-Mugaika-CDR: " + k.cdr_engine + "; audit=" + in.audit_id + "\r\n";
+            }
+            out += "\r\n";
             out += base64_encode_lines(k.bytes);
         }
         out += "--" + boundary + "--\r\n";

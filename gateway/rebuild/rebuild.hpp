@@ -10,11 +10,13 @@
 
 namespace mugaika::gateway {
 
-/// A part passed through unchanged (action keep), re-encoded in base64.
+/// A part attached to the rebuilt message, re-encoded in base64: passed through unchanged
+/// (action keep) or rebuilt by a CDR engine (action cdr, `cdr_engine` set).
 struct KeptPart {
     std::string content_type; ///< "application/pdf"
     std::string filename;     ///< UTF-8, may be empty
     std::string_view bytes;   ///< decoded content; valid during rebuild_message()
+    std::string cdr_engine;   ///< "pdf", ...: the part carries X-Mugaika-CDR: ENGINE; audit=ID
 };
 
 /// Everything the rebuilt message is made of.

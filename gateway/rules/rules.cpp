@@ -91,6 +91,9 @@ bool matches(const Rule& r, const PartFacts& f) {
     if (r.contains != 0 && (r.contains & f.contains) == 0) {
         return false;
     }
+    if (r.cdr && *r.cdr == f.cdr_engine.empty()) {
+        return false;
+    }
     return true;
 }
 
@@ -102,6 +105,8 @@ std::string_view to_string(Action a) noexcept {
         return "text";
     case Action::Keep:
         return "keep";
+    case Action::Cdr:
+        return "cdr";
     case Action::Strip:
         return "strip";
     case Action::Reject:
@@ -122,6 +127,9 @@ std::optional<Action> parse_action(std::string_view s) noexcept {
     }
     if (s == "keep") {
         return Action::Keep;
+    }
+    if (s == "cdr") {
+        return Action::Cdr;
     }
     if (s == "strip") {
         return Action::Strip;

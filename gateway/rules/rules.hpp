@@ -14,6 +14,7 @@ namespace mugaika::gateway {
 enum class Action : std::uint8_t {
     Text,       ///< convert to plain text (bodies; text-like attachments)
     Keep,       ///< pass the part through unchanged
+    Cdr,        ///< rebuild the part with its CDR engine (filters/cdr); stripped if that fails
     Strip,      ///< remove the part and list it in the notice
     Reject,     ///< refuse the whole message (SMTP 5xx)
     Tempfail,   ///< refuse the whole message for now (SMTP 4xx); never chosen by rules
@@ -54,6 +55,7 @@ struct Rule {
         archive;                   ///< "none", "listed", "encrypted", "limit_exceeded", "corrupt"
     std::optional<bool> encrypted; ///< an archive (or a member) is password-protected
     std::uint32_t contains = 0;    ///< content_bit()s: the archive holds any of these
+    std::optional<bool> cdr;       ///< a CDR engine can rebuild the part
     Action action = Action::Strip;
     int line = 0; ///< where the rule starts in its file
 };
@@ -73,7 +75,8 @@ struct PartFacts {
     bool name_trick = false;
     std::string_view archive = "none"; ///< the archive verdict (see Rule::archive)
     bool encrypted = false;
-    std::uint32_t contains = 0; ///< content_bit()s of what an archive holds, all levels
+    std::uint32_t contains = 0;  ///< content_bit()s of what an archive holds, all levels
+    std::string_view cdr_engine; ///< the engine that would rebuild the part, "" when none
 };
 
 /// The bit of a content class that `contains` matches: a file kind name ("executable",

@@ -23,6 +23,9 @@ TEST_CASE("cdr: files are routed to their engine by detected type and extension"
     CHECK(engine_for("text/x-shellscript", "sh").empty());
     CHECK(engine_for("application/octet-stream", "bin").empty());
     CHECK(engine_for("text/html", "html").empty());
+    CHECK(engine_for("text/plain", "exe").empty()); // text bytes under a program's name
+    CHECK(engine_for("text/html", "").empty());
+    CHECK(engine_for("text/x-shellscript", "txt") == "text"); // under .txt nothing runs it
 }
 
 TEST_CASE("cdr: every engine is registered under its own name") {

@@ -80,7 +80,7 @@ TEST_CASE("config: the compiled-in defaults are the shipped file byte for byte")
     CHECK(builtin_config_text() == read_file(source_dir() / "config/mugaika.toml"));
     auto cfg = load_config_text(builtin_config_text(), "(built-in)");
     REQUIRE(cfg);
-    CHECK((*cfg)->rules.size() == 8);
+    CHECK((*cfg)->rules.size() == 11);
     CHECK((*cfg)->mime.max_depth == 32);
     CHECK((*cfg)->max_message_size == 50ULL * 1024 * 1024);
     CHECK((*cfg)->time_budget == std::chrono::seconds(30));
@@ -115,8 +115,8 @@ TEST_CASE("config: every problem is reported with its file, line and setting") {
     CHECK(all.find("site.toml:3: [limits] max_message_size") != std::string::npos);
     CHECK(all.find("site.toml:5: [text] prefer: must be one of html, plain") != std::string::npos);
     CHECK(all.find("site.toml:6: [text] colour: unknown setting") != std::string::npos);
-    CHECK(all.find("site.toml:9: rules[1].action: must be text, keep, strip, reject, quarantine or "
-                   "discard") != std::string::npos);
+    CHECK(all.find("site.toml:9: rules[1].action: must be text, keep, cdr, strip, reject, "
+                   "quarantine or discard") != std::string::npos);
     CHECK(all.find("rules[2].role") != std::string::npos);
     CHECK(problems.front().line == 2); // in file order
     CHECK(all.find("duplicate rule id") != std::string::npos);

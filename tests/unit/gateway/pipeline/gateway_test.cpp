@@ -4,6 +4,8 @@
 
 #include <gmime/gmime.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -109,6 +111,8 @@ TEST_CASE("gateway: the original is kept before the answer and exported byte for
 
 TEST_CASE("gateway: every attachment is removed and listed with name, type, size and hash") {
     Fixture f;
+    // Without the CDR rule, as a site that strips every attachment has it.
+    std::erase_if(f.cfg->rules, [](const Rule& r) { return r.id == "inbound-attachment-cdr"; });
     const std::string m =
         mail("From: a@example.com\nSubject: x\nMIME-Version: 1.0\n"
              "Content-Type: multipart/mixed; boundary=\"b\"\n",
@@ -763,4 +767,160 @@ TEST_CASE("gateway: a quarantine rule holds the whole mail and a discard rule dr
     auto verified = f.gateway().audit().verify();
     REQUIRE(verified);
     CHECK(verified->ok);
+}
+
+namespace {
+/// A CDR helper stand-in (see cdr_runner_test.cpp): answers with `report` and writes `output`.
+std::string fake_cdr_helper(const TempDir& dir, const std::string& output,
+                            const std::string& report) {
+    const auto path = dir.path() / "fake-cdr.sh";
+    std::ofstream(path) << "#!/bin/bash\ncat >/dev/null\nprintf '%s' '" << output << "' >&3\necho '"
+                        << report << "'\n";
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    return path.string();
+}
+
+const std::string mail_with_csv =
+    mail("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n",
+         "--b\nContent-Type: text/plain\n\nsee the list\n--b\nContent-Type: text/csv\n"
+         "Content-Disposition: attachment; filename=\"list.csv\"\n\na,b\n1,2\n--b--\n");
+} // namespace
+
+TEST_CASE("gateway: a rebuilt attachment is attached, marked, listed in the notice and audited") {
+    Fixture f;
+    const std::string rebuilt = "a,b\\n1,2\\n";
+    f.cfg->cdr_helper = fake_cdr_helper(
+        f.dir, "a,b\n1,2\n",
+        R"({"ok":true,"filename":"list.csv","content_type":"text/csv","size":8,"removed":[)"
+        R"({"kind":"text.control_chars","location":"line 2","url":""},)"
+        R"({"kind":"pdf.uri","location":"page 1","url":"https://example.com/x"}]})");
+    Outcome o = f.run(mail_with_csv);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    const PartReport& csv = o.parts.at(1);
+    CHECK(csv.action == Action::Cdr);
+    CHECK(csv.rule == "inbound-attachment-cdr");
+    CHECK(csv.cdr_engine == "text");
+    CHECK(csv.reason == "cdr.rebuilt");
+    // The rebuilt part carries its mark; the body's notice lists it with what was removed.
+    CHECK(o.output.find("X-Mugaika-CDR: text; audit=" + o.audit_id + "\r\n") != std::string::npos);
+    CHECK(o.output.find("filename=\"list.csv\"") != std::string::npos);
+    const std::string text = body_text(o.output);
+    CHECK(text.find("rebuilt without their active content (CDR)") != std::string::npos);
+    CHECK(text.find("list.csv (text, 8 bytes)") != std::string::npos);
+    CHECK(text.find("制御文字 / control characters 1") != std::string::npos);
+    CHECK(text.find("link target, as text: https://example.com/x") != std::string::npos);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    bool found = false;
+    for (const AuditEvent& ev : rows[0].msg.events) {
+        if (ev.filter == "cdr.text") {
+            found = true;
+            CHECK(ev.part_path == "2");
+            CHECK(ev.action == "cdr");
+            CHECK(ev.sha256_before == csv.sha256);
+            CHECK(ev.sha256_after == sha256_hex("a,b\n1,2\n"));
+            CHECK(ev.detail.find("objects=\"text.control_chars@line 2,pdf.uri@page 1\"") !=
+                  std::string::npos);
+            CHECK(ev.detail.find("urls=https://example.com/x") != std::string::npos);
+        }
+    }
+    CHECK(found);
+    (void)rebuilt;
+}
+
+TEST_CASE("gateway: a failed or doubtful rebuild never passes the original") {
+    Fixture f;
+    SUBCASE("the engine refuses: stripped with its reason") {
+        f.cfg->cdr_helper = fake_cdr_helper(
+            f.dir, "",
+            R"({"ok":false,"code":"cdr.text.unreadable","class":"malformed","detail":"x"})");
+        Outcome o = f.run(mail_with_csv);
+        REQUIRE(o.disposition == Disposition::Deliver);
+        CHECK(o.parts.at(1).action == Action::Strip);
+        CHECK(o.parts.at(1).reason == "cdr.text.unreadable");
+        CHECK(body_text(o.output).find("could not be rebuilt: cdr.text.unreadable") !=
+              std::string::npos);
+        CHECK(o.output.find("X-Mugaika-CDR") == std::string::npos);
+    }
+    SUBCASE("on_failure = reject refuses the mail") {
+        f.cfg->cdr_on_failure = Action::Reject;
+        f.cfg->cdr_helper = fake_cdr_helper(
+            f.dir, "",
+            R"({"ok":false,"code":"cdr.text.unreadable","class":"malformed","detail":"x"})");
+        Outcome o = f.run(mail_with_csv);
+        CHECK(o.disposition == Disposition::Reject);
+        CHECK(o.parts.at(1).reason == "cdr.text.unreadable");
+    }
+    SUBCASE("output named like a program is rejected") {
+        f.cfg->cdr_helper = fake_cdr_helper(
+            f.dir, "a,b\n",
+            R"({"ok":true,"filename":"list.exe","content_type":"text/plain","size":4,"removed":[]})");
+        Outcome o = f.run(mail_with_csv);
+        REQUIRE(o.disposition == Disposition::Deliver);
+        CHECK(o.parts.at(1).reason == "cdr.output_rejected");
+        CHECK(o.output.find("list.exe") == std::string::npos);
+    }
+    SUBCASE("output whose bytes are not what the engine says is rejected") {
+        f.cfg->cdr_helper = fake_cdr_helper(
+            f.dir, "GIF89a\x01\x01\x01\x01\x80\x01\x01",
+            R"({"ok":true,"filename":"list.csv","content_type":"text/csv","size":3,"removed":[]})");
+        Outcome o = f.run(mail_with_csv);
+        CHECK(o.parts.at(1).reason == "cdr.output_rejected");
+    }
+    SUBCASE("a helper that cannot start is a temporary failure, the original kept") {
+        f.cfg->cdr_helper = (f.dir.path() / "no-helper").string();
+        Outcome o = f.run(mail_with_csv);
+        CHECK(o.disposition == Disposition::Tempfail);
+        CHECK(o.reason == "cdr.helper_unavailable");
+        CHECK(f.gateway().quarantine().read(o.quarantine_id).has_value());
+    }
+}
+
+TEST_CASE("gateway: the file gateway runs one file as an attachment and writes the result") {
+    Fixture f;
+    const std::string csv = "a,b\r\n1,2\r\n";
+    SUBCASE("rebuilt by CDR, the original kept, audited as part 1") {
+        f.cfg->cdr_helper = fake_cdr_helper(
+            f.dir, "a,b\n1,2\n",
+            R"({"ok":true,"filename":"list.csv","content_type":"text/csv","size":8,"removed":[]})");
+        Outcome o = f.gateway().process_file(Envelope{}, FileSource{csv, "list.csv"});
+        REQUIRE(o.disposition == Disposition::Deliver);
+        CHECK(o.reason == "sanitized");
+        CHECK(o.output == "a,b\n1,2\n");
+        CHECK(o.output_filename == "list.csv");
+        CHECK(o.sha256_out == sha256_hex(o.output));
+        auto kept = f.gateway().quarantine().read(o.quarantine_id);
+        REQUIRE(kept);
+        CHECK(*kept == csv);
+        const auto rows = f.rows();
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].msg.subject == "(file) list.csv");
+        CHECK(rows[0].msg.verdict == "sanitized");
+        bool cdr_event = false;
+        for (const AuditEvent& ev : rows[0].msg.events) {
+            cdr_event = cdr_event || (ev.filter == "cdr.text" && ev.part_path == "1" &&
+                                      ev.filename == "list.csv");
+        }
+        CHECK(cdr_event);
+    }
+    SUBCASE("stripped by the rules: refused, nothing written") {
+        Outcome o = f.gateway().process_file(Envelope{}, FileSource{"MZ\x90\x00\x03", "tool.exe"});
+        CHECK(o.disposition == Disposition::Reject);
+        CHECK(o.output.empty());
+        CHECK(o.rule == "inbound-attachment-strip");
+    }
+    SUBCASE("kept by the rules (outbound): the file itself") {
+        Envelope env;
+        env.direction = "outbound";
+        Outcome o = f.gateway().process_file(env, FileSource{csv, "list.csv"});
+        REQUIRE(o.disposition == Disposition::Deliver);
+        CHECK(o.reason == "passed");
+        CHECK(o.output == csv);
+    }
+    SUBCASE("larger than max_part_size: refused as a limit") {
+        f.cfg->max_part_size = 4;
+        Outcome o = f.gateway().process_file(Envelope{}, FileSource{csv, "list.csv"});
+        CHECK(o.disposition == Disposition::Reject);
+        CHECK(o.reason == "mime.part_too_large");
+    }
 }

@@ -343,7 +343,9 @@ TEST_CASE("release: a part is sent as a new mail that GMime reads back with its 
     REQUIRE(GMIME_IS_PART(att));
     CHECK(std::string(g_mime_part_get_filename(GMIME_PART(att))) == "請求書.pdf");
     GMimeContentType* ct = g_mime_object_get_content_type(att);
-    CHECK(std::string(g_mime_content_type_get_mime_type(ct)) == "application/pdf");
+    char* mime_type = g_mime_content_type_get_mime_type(ct); // newly allocated
+    CHECK(std::string(mime_type) == "application/pdf");
+    g_free(mime_type);
     GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(att));
     GRef<GMimeStream> out = GRef<GMimeStream>::adopt(g_mime_stream_mem_new());
     g_mime_data_wrapper_write_to_stream(content, out.get());
