@@ -126,131 +126,128 @@ struct Cleaner {
         removed.push_back({std::string(kind), std::string(location), std::string(url)});
     }
 
-    /// Cleans one XML member; true when it changed.
+    /// Cleans one XML member; true when it changed. One walk; a removed element's subtree is
+    /// not visited (so nothing is reported twice and no handle outlives its node).
     bool clean(pugi::xml_document& doc, std::string_view part) {
         std::vector<pugi::xml_node> drop;
         std::vector<pugi::xml_node> unwraps;
         std::map<std::string, std::size_t> counts; // kind -> how many, reported once per part
-        const auto elements = office::all_elements(doc.document_element());
-        for (pugi::xml_node el : elements) {
+        const std::set<std::string> xlink = office::prefixes_for(
+            doc, [](std::string_view uri) { return uri == "http://www.w3.org/1999/xlink"; });
+        const auto href_of = [&](pugi::xml_node el) {
+            for (pugi::xml_attribute a : el.attributes()) {
+                const std::string_view n = a.name();
+                if (local_name(n) == "href" &&
+                    xlink.contains(std::string(office::name_prefix(n)))) {
+                    return a;
+                }
+            }
+            return pugi::xml_attribute();
+        };
+        const auto remove = [&](pugi::xml_node el) {
+            drop.push_back(el);
+            return false;
+        };
+        office::walk(doc.document_element(), [&](pugi::xml_node el) {
             const std::string_view ln = local_name(el.name());
             if (ln == "event-listeners" || ln == "event-listener") {
                 ++counts["odf.event_listener"];
-                drop.push_back(el);
-                continue;
+                return remove(el);
             }
-            if (ln == "scripts" || ln == "script") {
-                if (has_element_child(el) || !el.text().empty() || ln == "script") {
-                    ++counts["odf.script"];
-                }
-                drop.push_back(el);
-                continue;
+            if (ln == "script") { // office:script (macro code), text:script (inline code)
+                ++counts["odf.script"];
+                return remove(el);
             }
             if (ln == "dde-source" || ln == "dde-connection-decls" || ln == "dde-links" ||
                 ln == "dde-connection-decl" || ln == "dde-link") {
+                pugi::xml_node src = el;
+                if (!office::attr_local(src, "dde-application")) {
+                    src = el.find_node([](pugi::xml_node n) {
+                        return static_cast<bool>(office::attr_local(n, "dde-application"));
+                    });
+                }
                 add("odf.dde", part,
-                    bounded(std::string(el.attribute("office:dde-application").value()) + "|" +
-                            el.attribute("office:dde-topic").value()));
-                drop.push_back(el);
-                continue;
+                    bounded(std::string(office::attr_local(src, "dde-application").value()) + "|" +
+                            office::attr_local(src, "dde-topic").value()));
+                return remove(el);
             }
             if (ln == "dde-connection") {
                 ++counts["odf.dde"];
                 unwraps.push_back(el);
-                continue;
+                return true;
             }
-            if (ln == "error-macro" || ln == "execute-macro") {
+            if (ln == "error-macro") {
                 ++counts["odf.macro_binding"];
-                (ln == "execute-macro" ? unwraps : drop).push_back(el);
-                continue;
+                return remove(el);
             }
+            if (ln == "execute-macro") {
+                ++counts["odf.macro_binding"];
+                unwraps.push_back(el);
+                return true;
+            }
+            const pugi::xml_attribute href = href_of(el);
+            const std::string_view h = href.value();
             if (ln == "object" || ln == "object-ole" || ln == "plugin" || ln == "applet" ||
                 ln == "floating-frame") {
-                pugi::xml_attribute href;
-                for (pugi::xml_attribute a : el.attributes()) {
-                    if (local_name(a.name()) == "href") {
-                        href = a;
-                    }
-                }
-                const std::string_view h = href.value();
                 add("odf.embedded_object", part, is_external(h) ? bounded(h) : std::string());
-                drop.push_back(el);
-                continue;
+                return remove(el);
+            }
+            if (!href) {
+                return true;
             }
             if (ln == "auto-reload" || ln == "template") {
-                if (pugi::xml_attribute a = href_of(el)) {
-                    add(ln == "template" ? "odf.template" : "odf.auto_reload", part,
-                        bounded(a.value()));
-                    drop.push_back(el);
-                    continue;
-                }
+                add(ln == "template" ? "odf.template" : "odf.auto_reload", part, bounded(h));
+                return remove(el);
             }
-            pugi::xml_attribute href = href_of(el);
-            if (!href) {
-                continue;
-            }
-            const std::string_view h = href.value();
             const bool is_link = ln == "a";
             if (is_macro_link(h)) {
                 ++counts["odf.macro_link"];
                 if (is_link) {
                     unwraps.push_back(el);
-                } else {
-                    drop.push_back(el);
+                    return true;
                 }
-            } else if (is_external(h)) {
+                return remove(el);
+            }
+            if (is_external(h)) {
                 if (is_link) {
                     add("odf.hyperlink", part, bounded(h));
                     unwraps.push_back(el);
-                } else {
-                    add(ln == "image" ? "odf.external_image" : "odf.external_link", part,
-                        bounded(h));
-                    drop.push_back(el);
+                    return true;
                 }
-            } else if (!h.empty() && h.front() != '#') {
+                add(ln == "image" ? "odf.external_image" : "odf.external_link", part, bounded(h));
+                return remove(el);
+            }
+            if (!h.empty() && h.front() != '#') {
                 const std::string target = internal_path(h);
                 if (dropped_paths.contains(target) || !blocked_path_code(target).empty()) {
                     ++counts["odf.embedded_object"];
-                    drop.push_back(el);
+                    return remove(el);
                 }
             }
-        }
+            return true;
+        });
         for (const auto& [kind, n] : counts) {
             add(kind, std::string(part) + " count=" + std::to_string(n));
         }
         const bool changed = !drop.empty() || !unwraps.empty();
-        const std::set<pugi::xml_node> gone(drop.begin(), drop.end());
-        std::erase_if(unwraps, [&](pugi::xml_node n) { return office::within(n, gone); });
         // A frame left with nothing to show goes too.
         std::vector<pugi::xml_node> frames;
         for (pugi::xml_node n : drop) {
-            if (local_name(n.parent().name()) == "frame" && !office::within(n.parent(), gone)) {
+            if (local_name(n.parent().name()) == "frame") {
                 frames.push_back(n.parent());
             }
         }
-        for (pugi::xml_node n : unwraps) {
+        for (pugi::xml_node n : unwraps) { // never inside a removed subtree: it was not visited
             office::unwrap(n);
         }
         office::remove_all(drop);
         for (pugi::xml_node f : frames) {
-            if (!has_element_child(f)) {
+            if (f.parent() && !has_element_child(f)) {
                 drop.push_back(f);
             }
         }
         office::remove_all(drop);
         return changed;
-    }
-
-    static pugi::xml_attribute href_of(pugi::xml_node el) {
-        for (pugi::xml_attribute a : el.attributes()) {
-            const std::string_view n = a.name();
-            if (local_name(n) == "href" && office::name_prefix(n) != "xmlns" &&
-                office::namespace_of(el, office::name_prefix(n)) ==
-                    "http://www.w3.org/1999/xlink") {
-                return a;
-            }
-        }
-        return {};
     }
 };
 

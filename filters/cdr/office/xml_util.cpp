@@ -28,26 +28,10 @@ std::string save_xml(pugi::xml_document& doc) {
 
 std::vector<pugi::xml_node> all_elements(pugi::xml_node root) {
     std::vector<pugi::xml_node> out;
-    if (!root) {
-        return out;
-    }
-    pugi::xml_node n = root;
-    for (;;) {
-        if (n.type() == pugi::node_element) {
-            out.push_back(n);
-        }
-        if (n.first_child()) {
-            n = n.first_child();
-            continue;
-        }
-        while (n != root && !n.next_sibling()) {
-            n = n.parent();
-        }
-        if (n == root) {
-            break;
-        }
-        n = n.next_sibling();
-    }
+    walk(root, [&](pugi::xml_node n) {
+        out.push_back(n);
+        return true;
+    });
     return out;
 }
 
@@ -74,6 +58,15 @@ std::string_view namespace_of(pugi::xml_node node, std::string_view prefix) {
     return {};
 }
 
+pugi::xml_attribute attr_local(pugi::xml_node el, std::string_view name) {
+    for (pugi::xml_attribute a : el.attributes()) {
+        if (local_name(a.name()) == name) {
+            return a;
+        }
+    }
+    return {};
+}
+
 void unwrap(pugi::xml_node node) {
     pugi::xml_node parent = node.parent();
     while (pugi::xml_node c = node.first_child()) {
@@ -82,23 +75,40 @@ void unwrap(pugi::xml_node node) {
     parent.remove_child(node);
 }
 
-bool within(pugi::xml_node n, const std::set<pugi::xml_node>& set) {
-    for (pugi::xml_node p = n; p; p = p.parent()) {
-        if (set.contains(p)) {
-            return true;
-        }
+std::vector<pugi::xml_node> outside(const std::vector<pugi::xml_node>& candidates,
+                                    const std::vector<pugi::xml_node>& gone) {
+    std::vector<pugi::xml_node> out;
+    if (candidates.empty()) {
+        return out;
     }
-    return false;
+    const std::set<pugi::xml_node> gone_set(gone.begin(), gone.end());
+    const std::set<pugi::xml_node> wanted(candidates.begin(), candidates.end());
+    walk(candidates.front().root(), [&](pugi::xml_node n) {
+        if (gone_set.contains(n)) {
+            return false;
+        }
+        if (wanted.contains(n)) {
+            out.push_back(n);
+        }
+        return true;
+    });
+    return out;
 }
 
 void remove_all(std::vector<pugi::xml_node>& nodes) {
+    std::erase(nodes, pugi::xml_node());
+    if (nodes.empty()) {
+        return;
+    }
     const std::set<pugi::xml_node> set(nodes.begin(), nodes.end());
     std::vector<pugi::xml_node> top;
-    for (pugi::xml_node n : set) {
-        if (n && n.parent() && !within(n.parent(), set)) {
+    walk(nodes.front().root(), [&](pugi::xml_node n) {
+        if (set.contains(n)) {
             top.push_back(n);
+            return false; // its descendants go with it
         }
-    }
+        return true;
+    });
     // The topmost nodes are disjoint subtrees: removing one never frees another.
     for (pugi::xml_node n : top) {
         n.parent().remove_child(n);

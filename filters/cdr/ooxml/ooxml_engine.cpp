@@ -338,17 +338,6 @@ struct Package {
     }
 };
 
-/// The first attribute of `el` whose local name is `name` (any prefix: a document may bind the
-/// WordprocessingML namespace to any prefix it likes).
-pugi::xml_attribute attr_local(pugi::xml_node el, std::string_view name) {
-    for (pugi::xml_attribute a : el.attributes()) {
-        if (local_name(a.name()) == name) {
-            return a;
-        }
-    }
-    return {};
-}
-
 /// The relationship namespaces (transitional, strict) and VML's o:relid namespace.
 bool is_rel_namespace(std::string_view uri) {
     return uri == "http://schemas.openxmlformats.org/officeDocument/2006/relationships" ||
@@ -372,15 +361,25 @@ struct Cleaner {
         bool changed = false;
         std::vector<pugi::xml_node> drop;
         std::vector<pugi::xml_node> objects; // w:object that lost its OLE/ActiveX child
+        const std::set<std::string> rel_prefixes =
+            office::prefixes_for(doc, [](std::string_view uri) { return is_rel_namespace(uri); });
+        // The nearest ancestor named `name`, looked for a few levels up only (bounded work
+        // whatever the nesting).
+        const auto ancestor = [](pugi::xml_node n, std::string_view a, std::string_view b) {
+            for (int i = 0; n && i < 16; ++i, n = n.parent()) {
+                if (local_name(n.name()) == a || local_name(n.name()) == b) {
+                    return n;
+                }
+            }
+            return pugi::xml_node();
+        };
         for (pugi::xml_node el : office::all_elements(doc.document_element())) {
             std::vector<pugi::xml_attribute> hits;
             for (pugi::xml_attribute a : el.attributes()) {
                 const std::string_view qn = a.name();
                 const std::string_view prefix = office::name_prefix(qn);
-                if (prefix.empty() || prefix == "xmlns" || !ids.contains(a.value())) {
-                    continue;
-                }
-                if (is_rel_namespace(office::namespace_of(el, prefix))) {
+                if (!prefix.empty() && rel_prefixes.contains(std::string(prefix)) &&
+                    ids.contains(a.value())) {
                     hits.push_back(a);
                 }
             }
@@ -396,18 +395,10 @@ struct Cleaner {
             const bool is_link = ln == "hyperlink" || ln == "hlinkClick" || ln == "hlinkHover" ||
                                  ln == "hlinkMouseOver";
             if (ln == "oleObj") {
-                pugi::xml_node frame = el;
-                while (frame && local_name(frame.name()) != "graphicFrame") {
-                    frame = frame.parent();
-                }
+                const pugi::xml_node frame = ancestor(el, "graphicFrame", "graphicFrame");
                 drop.push_back(frame ? frame : el);
             } else if ((ln == "oleObject" || ln == "control")) {
-                pugi::xml_node box = el;
-                while (box && local_name(box.name()) != "oleObjects" &&
-                       local_name(box.name()) != "controls") {
-                    box = box.parent();
-                }
-                if (box) {
+                if (const pugi::xml_node box = ancestor(el, "oleObjects", "controls")) {
                     drop.push_back(box);
                 } else {
                     drop.push_back(el);
@@ -428,10 +419,7 @@ struct Cleaner {
                 }
             }
         }
-        {
-            const std::set<pugi::xml_node> gone(drop.begin(), drop.end());
-            std::erase_if(objects, [&](pugi::xml_node o) { return office::within(o, gone); });
-        }
+        objects = office::outside(objects, drop);
         office::remove_all(drop);
         for (pugi::xml_node obj : objects) {
             // w:object without its OLE or ActiveX reference: the preview (v:shape) stays as a
@@ -534,14 +522,14 @@ struct Cleaner {
         for (pugi::xml_node el : office::all_elements(doc.document_element())) {
             const std::string_view ln = local_name(el.name());
             if (ln == "fldSimple") {
-                const std::string_view instr = attr_local(el, "instr").value();
+                const std::string_view instr = office::attr_local(el, "instr").value();
                 const std::string_view code = field_code(instr);
                 if (!code.empty()) {
                     add(code, part, field_target(instr));
                     unwraps.push_back(el);
                 }
             } else if (ln == "fldChar") {
-                const std::string_view t = attr_local(el, "fldCharType").value();
+                const std::string_view t = office::attr_local(el, "fldCharType").value();
                 if (t == "begin") {
                     Field f;
                     f.inside_parent_instr = !stack.empty() && stack.back().in_instr;
@@ -570,10 +558,7 @@ struct Cleaner {
             finish(f);
         }
         const bool changed = !drop.empty() || !unwraps.empty();
-        {
-            const std::set<pugi::xml_node> gone(drop.begin(), drop.end());
-            std::erase_if(unwraps, [&](pugi::xml_node n) { return office::within(n, gone); });
-        }
+        unwraps = office::outside(unwraps, drop);
         for (pugi::xml_node n : unwraps) {
             office::unwrap(n);
         }
@@ -942,8 +927,8 @@ Result<Cleaned> clean_package(std::vector<ZipMember> members, std::vector<Remove
                         if (local_name(el.name()) == "ddeLink") {
                             code = "ooxml.dde_link";
                             cleaner.add(code, m.name,
-                                        std::string(attr_local(el, "ddeService").value()) + "|" +
-                                            attr_local(el, "ddeTopic").value());
+                                        std::string(office::attr_local(el, "ddeService").value()) +
+                                            "|" + office::attr_local(el, "ddeTopic").value());
                         }
                     }
                 }
@@ -995,7 +980,8 @@ Result<Cleaned> clean_package(std::vector<ZipMember> members, std::vector<Remove
 
     std::map<std::string, std::string> defaults;
     for (const auto& [ext, ct] : pkg.defaults) {
-        if (used_ext.contains(ext)) {
+        // Unused defaults stay unless they name a condemned type (a "bin" -> vbaProject default).
+        if (used_ext.contains(ext) || blocked_type_code(ct).empty()) {
             defaults.emplace(ext, ct);
         }
     }
