@@ -99,7 +99,7 @@ TEST_CASE("cdr.odf: an ods loses its DDE link and external table source, keeps i
     CHECK(has_removed(r->removed, "odf.dde", "cmd|/c calc"));
     CHECK(has_removed(r->removed, "odf.external_link", "file:///server/share/book.ods"));
     check_odf(r->bytes, "application/vnd.oasis.opendocument.spreadsheet");
-    const std::string& content = unzip(r->bytes).files.at("content.xml");
+    const std::string content = unzip(r->bytes).files.at("content.xml");
     CHECK_FALSE(contains(content, "dde"));
     CHECK_FALSE(contains(content, "table-source"));
     CHECK(contains(content, "kept text"));
