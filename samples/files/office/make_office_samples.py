@@ -8,6 +8,7 @@ import hashlib
 import os
 import struct
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAMP = (2024, 1, 1, 0, 0, 0)
@@ -19,10 +20,17 @@ RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 PKG_RT = "http://schemas.openxmlformats.org/package/2006/relationships/"
 MS_RT = "http://schemas.microsoft.com/office/2006/relationships/"
 
-# A 1x1 transparent PNG.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+def make_png():
+    """A valid 1x1 white PNG (signature, IHDR, IDAT, IEND with correct CRCs)."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+            chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff", 9)) + chunk(b"IEND", b""))
+
+
+PNG = make_png()
 
 
 def write_zip(name, members, flags=None):
