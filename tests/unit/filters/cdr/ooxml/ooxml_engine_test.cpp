@@ -273,3 +273,23 @@ TEST_CASE("cdr.ooxml: a DDE field is found whatever prefix names the Wordprocess
     CHECK_FALSE(contains(out, "DDE"));
     CHECK(contains(out, "<x:t>a</x:t>"));
 }
+
+TEST_CASE("cdr.ooxml: 100000 levels of nesting are cleaned without recursion") {
+    std::string doc = R"(<w:document xmlns:w="http://schemas.openxmlformats.org/)"
+                      R"(wordprocessingml/2006/main"><w:body>)";
+    constexpr int depth = 100000;
+    for (int i = 0; i < depth; ++i) {
+        doc += "<w:sdt>";
+    }
+    doc += R"(<w:fldSimple w:instr="DDEAUTO cmd x"><w:r><w:t>deep</w:t></w:r></w:fldSimple>)";
+    for (int i = 0; i < depth; ++i) {
+        doc += "</w:sdt>";
+    }
+    doc += "</w:body></w:document>";
+    auto r = run(docx_with(doc), "deep.docx");
+    REQUIRE(r.has_value());
+    CHECK(has_removed(r->removed, "ooxml.dde_field"));
+    const Unzipped z = unzip(r->bytes);
+    CHECK_FALSE(contains(z.files.at("word/document.xml"), "DDEAUTO"));
+    CHECK(contains(z.files.at("word/document.xml"), "<w:t>deep</w:t>"));
+}
