@@ -43,7 +43,11 @@ std::string_view engine_for(std::string_view type, std::string_view ext) noexcep
                      "pptm", "potx", "potm", "ppsx", "ppsm", "ppam"});
     if (starts_with(type, "application/vnd.openxmlformats-officedocument.") ||
         (starts_with(type, "application/vnd.ms-") && type.find("macroenabled") != type.npos) ||
-        ((type == "application/zip" || type == "application/octet-stream") && ooxml_ext)) {
+        ((type == "application/zip" || type == "application/octet-stream" ||
+          type == "application/encrypted") &&
+         ooxml_ext)) {
+        // application/encrypted: a password-protected OOXML (an OLE2 EncryptedPackage); the
+        // engine refuses it with its own code (cdr.ooxml.encrypted) for the audit.
         return "ooxml";
     }
     if (starts_with(type, "application/vnd.oasis.opendocument.")) {

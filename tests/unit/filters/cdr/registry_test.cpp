@@ -11,6 +11,7 @@ TEST_CASE("cdr: files are routed to their engine by detected type and extension"
     CHECK(engine_for("application/vnd.ms-word.document.macroenabled.12", "docm") == "ooxml");
     CHECK(engine_for("application/zip", "xlsm") == "ooxml"); // libmagic's name for some packages
     CHECK(engine_for("application/zip", "zip") == "archive");
+    CHECK(engine_for("application/encrypted", "docx") == "ooxml"); // refused there, by name
     CHECK(engine_for("application/vnd.oasis.opendocument.text", "odt") == "odf");
     CHECK(engine_for("application/msword", "doc") == "office");
     CHECK(engine_for("text/rtf", "rtf") == "office");
