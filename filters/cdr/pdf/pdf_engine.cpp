@@ -18,6 +18,7 @@
 #include "filters/cdr/pdf/bounded_decode.hpp"
 #include "filters/cdr/pdf/pdf_flatten.hpp"
 #include "filters/cdr/pdf/pdf_sanitize.hpp"
+#include "filters/cdr/pdf/string_sink.hpp"
 
 namespace mugaika::filters::cdr {
 namespace {
@@ -60,9 +61,12 @@ std::size_t page_count(QPDF& doc) {
     return pages.size();
 }
 
-std::string write_clean(QPDF& doc) {
+std::string write_clean(QPDF& doc, std::size_t expected_size) {
+    std::string out;
+    out.reserve(expected_size);
+    pdf::StringSink sink(out);
     QPDFWriter writer(doc);
-    writer.setOutputMemory();
+    writer.setOutputPipeline(&sink);
     writer.setPreserveEncryption(false);
     // Streams are copied as they are, never decoded: a stream bomb stays a few compressed
     // bytes. Unfiltered streams are deflated.
@@ -74,8 +78,7 @@ std::string write_clean(QPDF& doc) {
     writer.setLinearization(false);
     writer.setDeterministicID(true);
     writer.write();
-    std::unique_ptr<Buffer> b(writer.getBuffer());
-    return {reinterpret_cast<const char*>(b->getBuffer()), b->getSize()};
+    return out;
 }
 
 /// Opens a file this engine wrote and checks it: no warning, not encrypted, `pages` pages,
@@ -189,7 +192,7 @@ private:
             out.removed.push_back(Removed{"pdf.encryption", "document", ""});
         }
         pdf::sanitize(doc, options.pdf_links == "text", out.removed);
-        std::string bytes = write_clean(doc);
+        std::string bytes = write_clean(doc, in.size() + in.size() / 8 + 4096);
         if (budget.exceeded()) {
             return decode_limit();
         }

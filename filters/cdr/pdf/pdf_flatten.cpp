@@ -17,6 +17,8 @@
 #include <qpdf/QPDFPageDocumentHelper.hh>
 #include <qpdf/QPDFWriter.hh>
 
+#include "filters/cdr/pdf/string_sink.hpp"
+
 namespace mugaika::filters::cdr::pdf {
 namespace {
 
@@ -186,15 +188,17 @@ Result<std::string> flatten(std::string_view pdf, std::size_t pages, const Optio
         dict.replaceKey("/Contents", content);
         out_pages.addPage(QPDFPageObjectHelper(out.makeIndirectObject(dict)), false);
     }
+    std::string bytes;
+    bytes.reserve(total + 4096 * pages);
+    StringSink sink(bytes);
     QPDFWriter writer(out);
-    writer.setOutputMemory();
+    writer.setOutputPipeline(&sink);
     writer.setDecodeLevel(qpdf_dl_none);
     writer.setCompressStreams(true);
     writer.setObjectStreamMode(qpdf_o_disable);
     writer.setDeterministicID(true);
     writer.write();
-    std::unique_ptr<Buffer> b(writer.getBuffer());
-    return std::string(reinterpret_cast<const char*>(b->getBuffer()), b->getSize());
+    return bytes;
 }
 
 bool image_only(QPDF& doc) {
