@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <qpdf/Pl_Buffer.hh>
 #include <qpdf/Pl_Flate.hh>
 #include <qpdf/QPDF.hh>
@@ -627,7 +629,9 @@ TEST_CASE("cdr.pdf: pdf_flatten renders every page to one image") {
 }
 
 TEST_CASE("cdr.pdf: the sample script rebuilds every sample byte for byte") {
-    const auto dir = std::filesystem::temp_directory_path() / "mugaika-pdf-samples-test";
+    // One directory per process: the default and asan builds may run this test at once.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("mugaika-pdf-samples-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir);
     const std::string cmd =
         "python3 '" + (samples / "make_pdf_samples.py").string() + "' '" + dir.string() + "'";
