@@ -25,7 +25,7 @@ struct Removed {
     /// Stable dotted code: "pdf.javascript", "pdf.embedded_file", "pdf.uri", "ooxml.vba_project",
     /// "ooxml.external_relationship", "ooxml.dde_field", "odf.macro", "image.metadata",
     /// "image.trailing_data", "archive.member_dropped", "text.control_chars", ... Each engine
-    /// lists its codes in docs/cdr.md.
+    /// lists its codes in docs/cdr/<engine>.md.
     std::string kind;
     /// Where it was: "object 12 /OpenAction", "page 3 annotation 2", "word/vbaProject.bin",
     /// "EXIF", "docs/setup.exe". Never content.
