@@ -29,39 +29,98 @@ void list_items(std::string& out, const std::vector<RemovedItem>& items) {
     }
 }
 
-/// A reader's name for what a CDR engine removed, from its code ("pdf.javascript").
-std::string removed_label(std::string_view kind) {
-    static const std::pair<std::string_view, std::string_view> labels[] = {
-        {"javascript", "JavaScript"},
-        {"vba", "マクロ / macros"},
-        {"macro", "マクロ / macros"},
-        {"activex", "ActiveX"},
-        {"dde", "DDE"},
-        {"launch", "プログラム起動 / program launch"},
-        {"submit", "フォーム送信 / form submission"},
-        {"xfa", "XFA フォーム / XFA form"},
-        {"embedded", "埋め込みファイル / embedded file"},
-        {"attachment", "埋め込みファイル / embedded file"},
-        {"ole", "埋め込みオブジェクト / embedded object"},
-        {"object", "埋め込みオブジェクト / embedded object"},
-        {"external", "外部参照 / external reference"},
-        {"template", "外部テンプレート / external template"},
-        {"uri", "リンク / link"},
-        {"hyperlink", "リンク / link"},
-        {"link", "リンク / link"},
-        {"metadata", "メタデータ / metadata"},
-        {"trailing", "画像の後ろの余分なデータ / data after the image"},
-        {"member", "圧縮ファイル内のファイル / file in the archive"},
-        {"control", "制御文字 / control characters"},
-        {"media", "マルチメディア / multimedia"},
-        {"flattened", "画像化 / rendered to images"},
+/// How a reader sees one CDR finding: a label, and whether it was a change (not a removal).
+struct Finding {
+    std::string_view label;
+    bool change = false;
+};
+
+/// A reader's name for what a CDR engine removed or changed, from its code ("pdf.javascript";
+/// the engine prefix is ignored). Unknown codes are shown as they are.
+Finding finding_of(std::string_view kind) {
+    static const std::pair<std::string_view, Finding> table[] = {
+        {"javascript", {"JavaScript"}},
+        {"open_action", {"開いたときの動作 / open actions"}},
+        {"launch", {"プログラム起動 / program launch"}},
+        {"submit_form", {"フォーム操作 / form actions"}},
+        {"reset_form", {"フォーム操作 / form actions"}},
+        {"import_data", {"フォーム操作 / form actions"}},
+        {"embedded_file", {"埋め込みファイル / embedded files"}},
+        {"portfolio", {"埋め込みファイル / embedded files"}},
+        {"embedded_goto", {"埋め込みファイル / embedded files"}},
+        {"uri", {"リンク / links"}},
+        {"hyperlink", {"リンク / links"}},
+        {"remote_goto", {"外部参照 / external references"}},
+        {"external_link", {"外部参照 / external references"}},
+        {"external_relationship", {"外部参照 / external references"}},
+        {"external_image", {"外部参照 / external references"}},
+        {"remote_image", {"外部参照 / external references"}},
+        {"external_field", {"外部参照 / external references"}},
+        {"external_formula", {"外部参照 / external references"}},
+        {"linked_object", {"外部参照 / external references"}},
+        {"data_connection", {"外部参照 / external references"}},
+        {"web_capture", {"外部参照 / external references"}},
+        {"alt_chunk", {"外部参照 / external references"}},
+        {"web_extension", {"外部参照 / external references"}},
+        {"mail_merge", {"外部参照 / external references"}},
+        {"attached_template", {"外部テンプレート / external templates"}},
+        {"template", {"外部テンプレート / external templates"}},
+        {"xfa", {"XFA フォーム / XFA forms"}},
+        {"rich_media", {"マルチメディア / multimedia"}},
+        {"multimedia", {"マルチメディア / multimedia"}},
+        {"3d", {"マルチメディア / multimedia"}},
+        {"action", {"その他の動作 / other actions"}},
+        {"named_action", {"その他の動作 / other actions"}},
+        {"hide", {"その他の動作 / other actions"}},
+        {"set_ocg_state", {"その他の動作 / other actions"}},
+        {"vba_project", {"マクロ / macros"}},
+        {"macro", {"マクロ / macros"}},
+        {"xlm_macro", {"マクロ / macros"}},
+        {"macro_binding", {"マクロ / macros"}},
+        {"macro_field", {"マクロ / macros"}},
+        {"macro_link", {"マクロ / macros"}},
+        {"macro_enabled_part", {"マクロ / macros"}},
+        {"script", {"スクリプト / scripts"}},
+        {"event_listener", {"スクリプト / scripts"}},
+        {"activex", {"ActiveX"}},
+        {"ole_object", {"埋め込みオブジェクト / embedded objects"}},
+        {"embedded_object", {"埋め込みオブジェクト / embedded objects"}},
+        {"embedded_package", {"埋め込みオブジェクト / embedded objects"}},
+        {"binary_part", {"埋め込みオブジェクト / embedded objects"}},
+        {"dde", {"DDE"}},
+        {"dde_field", {"DDE"}},
+        {"dde_link", {"DDE"}},
+        {"custom_ui", {"リボン拡張 / ribbon extensions"}},
+        {"ui_configuration", {"リボン拡張 / ribbon extensions"}},
+        {"signature", {"電子署名（内容の変更で無効）/ signatures (invalid after the rebuild)"}},
+        {"printer_settings", {"プリンター設定 / printer settings"}},
+        {"orphan_part", {"参照されない部品 / unreferenced parts"}},
+        {"dangling_relationship", {"参照されない部品 / unreferenced parts"}},
+        {"auto_reload", {"自動更新 / auto reload"}},
+        {"metadata", {"メタデータ / metadata"}},
+        {"trailing_data", {"画像の後ろのデータ / data after the image"}},
+        {"frames_dropped", {"2 枚目以降のコマ / further frames"}},
+        {"member_dropped", {"圧縮ファイル内のファイル / files in the archive"}},
+        {"comment", {"コメント / comments"}},
+        {"control_chars", {"制御文字 / control characters"}},
+        {"undecodable", {"読めない文字 / undecodable bytes"}},
+        {"macro_enabled_type", {"マクロなしの形式に変更 / macro-free type", true}},
+        {"content_types_rewritten", {"内部構成の修正 / package structure fixed", true}},
+        {"encryption", {"暗号化の解除 / encryption removed", true}},
+        {"repaired", {"破損の修復 / repaired", true}},
+        {"flattened", {"全ページを画像化 / pages rendered to images", true}},
+        {"converted", {"形式の変換 / format converted", true}},
+        {"reencoded", {"UTF-8 に変換 / re-encoded to UTF-8", true}},
+        {"bom_added", {"BOM を付加 / BOM added", true}},
     };
-    for (const auto& [key, label] : labels) {
-        if (kind.find(key) != std::string_view::npos) {
-            return std::string(label);
+    const auto dot = kind.find('.');
+    const std::string_view code = dot == std::string_view::npos ? kind : kind.substr(dot + 1);
+    for (const auto& [key, finding] : table) {
+        if (code == key) {
+            return finding;
         }
     }
-    return std::string(kind);
+    return Finding{kind, false};
 }
 
 void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items) {
@@ -71,34 +130,42 @@ void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items) {
             out += " → " + r.new_filename;
         }
         out += " (" + r.engine + ", " + group_thousands(r.size) + " bytes)\n";
-        // Counts per label, in order of first appearance.
-        std::vector<std::pair<std::string, std::size_t>> counts;
+        // Counts per label, in order of first appearance; removals and changes apart.
+        std::vector<std::pair<std::string, std::size_t>> removed_counts;
+        std::vector<std::pair<std::string, std::size_t>> changed_counts;
         std::vector<std::string> urls;
         std::vector<std::string> members;
         for (const auto& x : r.removed) {
-            const std::string label = removed_label(x.kind);
+            const Finding f = finding_of(x.kind);
+            auto& counts = f.change ? changed_counts : removed_counts;
             auto it = std::find_if(counts.begin(), counts.end(),
-                                   [&](const auto& c) { return c.first == label; });
+                                   [&](const auto& c) { return c.first == f.label; });
             if (it == counts.end()) {
-                counts.emplace_back(label, 1);
+                counts.emplace_back(std::string(f.label), 1);
             } else {
                 ++it->second;
             }
             if (!x.url.empty() && std::find(urls.begin(), urls.end(), x.url) == urls.end()) {
                 urls.push_back(x.url);
             }
-            if (x.kind.find("member") != std::string::npos && !x.location.empty()) {
+            if (x.kind == "archive.member_dropped" && !x.location.empty()) {
                 members.push_back(x.location);
             }
         }
-        if (counts.empty()) {
-            out += "    除去したものはありません / nothing had to be removed\n";
-        } else {
+        auto line_of = [](const std::vector<std::pair<std::string, std::size_t>>& counts) {
             std::string line;
             for (const auto& [label, n] : counts) {
                 line += (line.empty() ? "" : ", ") + label + " " + std::to_string(n);
             }
-            out += "    除去 / removed: " + line + "\n";
+            return line;
+        };
+        if (removed_counts.empty()) {
+            out += "    除去したものはありません / nothing had to be removed\n";
+        } else {
+            out += "    除去 / removed: " + line_of(removed_counts) + "\n";
+        }
+        if (!changed_counts.empty()) {
+            out += "    変更 / changed: " + line_of(changed_counts) + "\n";
         }
         for (std::size_t i = 0; i < members.size() && i < 10; ++i) {
             out += "    除いたファイル / file removed: " + members[i] + "\n";
