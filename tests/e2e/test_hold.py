@@ -8,7 +8,7 @@ Postfix's hold queue, so no unsanitized copy waits in Postfix's queue. The audit
 quarantined / discarded with the rule, and the original is kept byte for byte for a release. A
 mail that neither rule matches, sent through the same connection pool, is delivered sanitized.
 An admin then releases the held mail with approval, and it arrives byte for byte. The samples
-come from samples/make_archive_samples.py."""
+come from samples/mail/make_archive_samples.py."""
 
 import sys
 import unittest

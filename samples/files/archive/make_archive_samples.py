@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the zip samples of the CDR archive engine (samples/files/archive/), byte for byte the
 same on every run, with the Python standard library only. The PKWARE encryption, the program
-headers and the minimal macro document come from samples/make_archive_samples.py; the images from
+headers and the minimal macro document come from samples/mail/make_archive_samples.py; the images from
 samples/files/image/make_image_samples.py.
 
     python3 samples/files/archive/make_archive_samples.py [OUT_DIR]   (default: this directory)
@@ -30,7 +30,7 @@ def _load(name: str, path: Path):
     return module
 
 
-mail_samples = _load("make_archive_samples", HERE.parent.parent / "make_archive_samples.py")
+mail_samples = _load("make_archive_samples", HERE.parent.parent / "mail" / "make_archive_samples.py")
 image_samples = _load("make_image_samples", HERE.parent / "image" / "make_image_samples.py")
 
 

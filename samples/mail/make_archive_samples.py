@@ -5,7 +5,7 @@ document, and a zip holding a nested zip. Python's standard library only; the pa
 zip is written with the traditional PKWARE encryption implemented below, because zipfile can read
 but not write it. The e2e tests import the builders from here.
 
-    python3 samples/make_archive_samples.py [OUT_DIR]    (default: samples/mail)
+    python3 samples/mail/make_archive_samples.py [OUT_DIR]    (default: samples/mail)
 
 After changing a sample, regenerate the expected outputs (see tests/unit/gateway/pipeline/
 golden_test.cpp) and review the difference.
@@ -207,7 +207,7 @@ def samples() -> dict[str, bytes]:
 
 
 def main() -> int:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "mail"
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent
     for name, data in samples().items():
         (out / name).write_bytes(data)
         print(f"{out / name}: {len(data)} bytes")
