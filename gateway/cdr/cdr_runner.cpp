@@ -304,6 +304,12 @@ filters::Result<cdr::Output> run_cdr(std::string_view engine, std::string_view b
             ::_exit(126);
         }
         ::close_range(4, ~0U, 0);
+        // The milter's worker blocks every signal in all its threads; the helper (and the
+        // LibreOffice it may start) must get SIGXCPU, SIGTERM and SIGPIPE as usual.
+        sigset_t none;
+        ::sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGPIPE, SIG_DFL);
         ::setrlimit(RLIMIT_CPU, &cpu);
         ::setrlimit(RLIMIT_CORE, &no_core);
         if (limit_memory) {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -187,4 +189,19 @@ TEST_CASE("cdr protocol: options and reports survive the trip") {
     CHECK(err.error().what == "cdr.pdf.encrypted");
     CHECK(err.error().code == filters::ErrorCode::Malformed);
     CHECK(err.error().detail == "user password");
+}
+
+TEST_CASE("cdr runner: the helper starts with no signal blocked, whatever its caller blocks") {
+    TempDir dir;
+    // SigBlk of a program the helper runs, as the output; the caller blocks everything first.
+    const std::string helper = fake_helper(
+        dir, "mask.sh", "grep '^SigBlk' /proc/self/status >&3\necho '" + ok_report + "'");
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    REQUIRE(pthread_sigmask(SIG_SETMASK, &all, &old) == 0);
+    auto out = run_cdr("text", "x", "a.txt", filters::cdr::Options{}, limits_for(dir, helper));
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    REQUIRE(out);
+    CHECK(out->bytes == "SigBlk:\t0000000000000000\n");
 }
