@@ -24,6 +24,15 @@ HERE = Path(__file__).resolve().parent
 LUA = HERE / "miltertest"
 
 
+STRIP_ATTACHMENTS = """
+[[rules]]
+id = "strip-attachments"
+direction = "inbound"
+role = "attachment"
+action = "strip"
+"""
+
+
 def cases() -> dict[str, bytes]:
     return {
         "m1": e2e.make_mail("Notice 1", "Elevator maintenance on Monday.\nPlease use the stairs.\n",
@@ -42,7 +51,10 @@ class MilterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.h = e2e.Harness(start_postfix=False)
-        cls.config = cls.h.milter_config(extra_rules=e2e.REJECT_EXE_RULE,
+        # Attachments are stripped, not rebuilt: a rebuilt part carries its audit id
+        # (X-Mugaika-CDR), so the milter's body could not equal `mugaika sanitize`'s byte for
+        # byte. CDR through the milter is covered by e2e.cdr.
+        cls.config = cls.h.milter_config(extra_rules=e2e.REJECT_EXE_RULE + STRIP_ATTACHMENTS,
                                          extra="[notice]\nenabled = false\n")
         cls.h.start_milter(cls.config)
         cls.dir = cls.h.base / "cases"
