@@ -1924,4 +1924,8 @@ Result<HtmlText> HtmlToText::run(std::string_view utf8_html, Budget& budget) con
     return res;
 }
 
+void defang_links(std::string& text) {
+    defang(text);
+}
+
 } // namespace mugaika::filters::text

@@ -60,6 +60,10 @@ inline constexpr std::string_view parser_failed = "html.parser_failed";     ///<
 } // namespace html_error
 
 /// How HTML is rendered to text.
+/// Makes every http://, https:// and ftp:// in `text` unclickable, in place and of the same
+/// length: hxxp://, hxxps://, fxp:// (what HtmlPolicy::defang_links does to converted HTML).
+void defang_links(std::string& text);
+
 struct HtmlPolicy {
     /// Rewrite every http/https/ftp URL in the output (shown links and text alike) so that mail
     /// clients do not make it clickable: https://x -> hxxps://x, http -> hxxp, ftp -> fxp.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "filters/text/html_to_text.hpp"
 #include "gateway/util/encoding.hpp"
 
 namespace mugaika::gateway {
@@ -123,7 +124,7 @@ Finding finding_of(std::string_view kind) {
     return Finding{kind, false};
 }
 
-void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items) {
+void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items, bool defang) {
     for (const RebuiltItem& r : items) {
         out += "  - " + (r.filename.empty() ? std::string("(名前なし / unnamed)") : r.filename);
         if (!r.new_filename.empty()) {
@@ -145,8 +146,15 @@ void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items) {
             } else {
                 ++it->second;
             }
-            if (!x.url.empty() && std::find(urls.begin(), urls.end(), x.url) == urls.end()) {
+            // Only the targets of links the reader saw in the document; templates, external
+            // data and other references are in the audit, not offered to the reader.
+            const std::string_view code = x.kind.substr(x.kind.find('.') + 1);
+            if (!x.url.empty() && (code == "uri" || code == "hyperlink") &&
+                std::find(urls.begin(), urls.end(), x.url) == urls.end()) {
                 urls.push_back(x.url);
+                if (defang) {
+                    filters::text::defang_links(urls.back());
+                }
             }
             if (x.kind == "archive.member_dropped" && !x.location.empty()) {
                 members.push_back(x.location);
@@ -243,7 +251,7 @@ std::string render_notice(const Config& config, const NoticeFacts& f) {
                    " 件を無害化（再構成）して添付しています。/ " +
                    std::to_string(f.rebuilt.size()) +
                    " attachments were rebuilt without their active content (CDR):\n";
-        list_rebuilt(changes, f.rebuilt);
+        list_rebuilt(changes, f.rebuilt, config.defang_links);
     }
     if (!f.kept.empty()) {
         changes += "・次の添付ファイルは規則により変更せずに渡しています。/ These attachments "

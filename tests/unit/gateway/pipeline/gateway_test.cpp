@@ -924,3 +924,29 @@ TEST_CASE("gateway: the file gateway runs one file as an attachment and writes t
         CHECK(o.reason == "mime.part_too_large");
     }
 }
+
+TEST_CASE("gateway: the notice offers link targets only, defanged when the site asks") {
+    Fixture f;
+    f.cfg->defang_links = true;
+    f.cfg->cdr_helper = fake_cdr_helper(
+        f.dir, "a,b\n1,2\n",
+        R"({"ok":true,"filename":"list.csv","content_type":"text/csv","size":8,"removed":[)"
+        R"({"kind":"ooxml.hyperlink","location":"word/document.xml","url":"https://example.com/a"},)"
+        R"({"kind":"ooxml.attached_template","location":"word/settings.xml",)"
+        R"("url":"http://attacker.example/t.dotm"}]})");
+    Outcome o = f.run(mail_with_csv);
+    REQUIRE(o.disposition == Disposition::Deliver);
+    const std::string text = body_text(o.output);
+    CHECK(text.find("link target, as text: hxxps://example.com/a") != std::string::npos);
+    CHECK(text.find("https://example.com/a") == std::string::npos);
+    // The template is removed and audited, but its address is not offered to the reader.
+    CHECK(text.find("attacker.example") == std::string::npos);
+    CHECK(text.find("外部テンプレート / external templates 1") != std::string::npos);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);
+    bool audited = false;
+    for (const AuditEvent& ev : rows[0].msg.events) {
+        audited = audited || ev.detail.find("http://attacker.example/t.dotm") != std::string::npos;
+    }
+    CHECK(audited);
+}
