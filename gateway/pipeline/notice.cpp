@@ -148,7 +148,7 @@ void list_rebuilt(std::string& out, const std::vector<RebuiltItem>& items, bool 
             }
             // Only the targets of links the reader saw in the document; templates, external
             // data and other references are in the audit, not offered to the reader.
-            const std::string_view code = x.kind.substr(x.kind.find('.') + 1);
+            const std::string_view code = std::string_view(x.kind).substr(x.kind.find('.') + 1);
             if (!x.url.empty() && (code == "uri" || code == "hyperlink") &&
                 std::find(urls.begin(), urls.end(), x.url) == urls.end()) {
                 urls.push_back(x.url);
