@@ -663,6 +663,30 @@ std::string join_names(const std::vector<std::string>& names) {
     return out;
 }
 
+/// The rules' decision for leaf `i`, adjusted for where the part stands (process and explain
+/// share it): an unused alternative is dropped unless a rule keeps or rejects it; only text is
+/// converted to text (`not_text` says this applied); an inline resource of multipart/related is
+/// removed and counted rather than rebuilt, having no place in a text body.
+Decision decide_part(const Config& cfg, const Work& w, std::size_t i, const PartReport& rep,
+                     const Envelope& envelope, std::string_view direction, bool& not_text) {
+    Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
+    if (w.alt_unused[i] &&
+        (d.action == Action::Text || d.action == Action::Strip || d.action == Action::Cdr)) {
+        return Decision{Action::Strip, alternative_rule_id};
+    }
+    if (d.action == Action::Text && rep.role == Role::Attachment &&
+        rep.detected_type.rfind("text/", 0) != 0 && rep.detected_type != "application/json" &&
+        rep.detected_type != "application/x-empty") {
+        // Never decoded as text: anything else is removed.
+        d.action = Action::Strip;
+        not_text = true;
+    }
+    if (d.action == Action::Cdr && w.related_extra[i]) {
+        d.action = Action::Strip;
+    }
+    return d;
+}
+
 } // namespace
 
 std::string_view to_string(Disposition d) noexcept {
@@ -1219,24 +1243,10 @@ Outcome Gateway::process_checked(const Envelope& envelope, const MessageSource& 
         }
 
         rep.cdr_engine = cdr_engine_of(rep);
-        Decision decision = decide(cfg.rules, facts_of(rep, envelope, audit.direction));
-        if (w.alt_unused[i] &&
-            (decision.action == Action::Text || decision.action == Action::Strip ||
-             decision.action == Action::Cdr)) {
-            // The alternative not shown: dropped, unless a rule keeps (or rejects) it.
-            decision = Decision{Action::Strip, alternative_rule_id};
-        }
-        if (decision.action == Action::Text && rep.role == Role::Attachment &&
-            rep.detected_type.rfind("text/", 0) != 0 && rep.detected_type != "application/json" &&
-            rep.detected_type != "application/x-empty") {
-            // Only text can be converted to text; anything else is removed, never decoded as text.
-            decision.action = Action::Strip;
+        bool not_text = false;
+        Decision decision = decide_part(cfg, w, i, rep, envelope, audit.direction, not_text);
+        if (not_text) {
             detail.emplace_back("not_text", "1");
-        }
-        if (decision.action == Action::Cdr && w.related_extra[i]) {
-            // An inline image of multipart/related has no place in a text body: removed and
-            // counted, as with strip, rather than attached.
-            decision.action = Action::Strip;
         }
         std::optional<filters::Result<filters::cdr::Output>> rebuilt;
         if (decision.action == Action::Cdr) {
@@ -1692,13 +1702,11 @@ filters::Result<std::vector<PartReport>> Gateway::explain(const Envelope& envelo
             }
         }
         rep.cdr_engine = cdr_engine_of(rep);
-        Decision d = decide(cfg.rules, facts_of(rep, envelope, direction));
-        if (w.alt_unused[i] &&
-            (d.action == Action::Text || d.action == Action::Strip || d.action == Action::Cdr)) {
-            d = Decision{Action::Strip, alternative_rule_id};
+        bool not_text = false;
+        const Decision d = decide_part(cfg, w, i, rep, envelope, direction, not_text);
+        if (d.rule == alternative_rule_id) {
             rep.reason = "alternative.not_chosen";
-        } else if (w.related_extra[i] && (d.action == Action::Strip || d.action == Action::Cdr)) {
-            d.action = Action::Strip; // as process(): inline images are removed, not rebuilt
+        } else if (w.related_extra[i] && d.action == Action::Strip) {
             rep.reason = "related.inline_removed";
         }
         rep.action = d.action;
