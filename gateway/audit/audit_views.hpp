@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "filters/core/result.hpp"
+#include "gateway/audit/audit_store.hpp"
+#include "gateway/audit/timezone.hpp"
+
+/// What auditors read: the CSV of a query, the story of one mail (`mugaika audit show`), and the
+/// monthly report (`mugaika audit report`). Pure renderings over AuditStore reads; the CLI and the
+/// console (`mugaika serve`) both use them. See docs/audit.md.
+namespace mugaika::gateway {
+
+/// `mugaika audit query --format csv`: UTF-8 with a BOM (Excel opens Japanese intact), CRLF line
+/// ends, RFC 4180 quoting, one line per event (message columns repeated; a message without events
+/// gets one line). Cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR first)
+/// are prefixed with an apostrophe. Times in `tz`.
+[[nodiscard]] std::string render_csv(const std::vector<AuditRow>& rows, const TimeZone& tz);
+
+/// Table rendering with times in `tz` (render_table in audit_store.hpp uses Asia/Tokyo).
+[[nodiscard]] std::string render_table(const std::vector<AuditRow>& rows, const TimeZone& tz);
+/// JSON rendering with "time" in `tz`.
+[[nodiscard]] std::string render_json(const std::vector<AuditRow>& rows, const TimeZone& tz);
+
+/// The whole story of one mail: its own record, then every other record that names the same
+/// original (quarantine_id / sha256_in) or the same Message-ID: release requests and decisions,
+/// purges, other deliveries of the same original. In seq order.
+struct AuditStory {
+    AuditRow mail;                   ///< the record asked for
+    std::vector<AuditRow> related{}; ///< release, purge and other rows about the same original
+};
+
+/// Fails with "audit.not_found" (ErrorCode::Malformed) when no row has this audit id, or
+/// "audit.query_failed".
+[[nodiscard]] filters::Result<AuditStory> load_story(const AuditStore& store,
+                                                     const std::string& audit_id);
+
+/// `mugaika audit show ID`: envelope, headers, sizes and hashes in/out, then each part and each
+/// step in order with hashes, removed objects and URLs (from the CDR event details), then the
+/// related records (quarantine, release requests and decisions, purges). Terminal-safe text.
+[[nodiscard]] std::string render_story_text(const AuditStory& story, const TimeZone& tz);
+/// The same as one JSON object: {"mail": {...row as in render_json...}, "related": [...],
+/// "removed": [{"part","kind","location"}...], "urls": [...]}.
+[[nodiscard]] std::string render_story_json(const AuditStory& story, const TimeZone& tz);
+
+/// Monthly statistics, days and times in `tz`.
+struct MonthReport {
+    int year = 0;
+    int month = 0;
+    std::string zone{};
+    std::int64_t since_ms = 0; ///< local midnight of the 1st
+    std::int64_t until_ms = 0; ///< local midnight of the 1st of the next month
+    std::int64_t messages = 0; ///< mail records (not release/purge/config/console rows)
+    std::int64_t bytes_in = 0;
+    std::int64_t bytes_out = 0;
+    /// per day of the month (index 0 = day 1): mail records by verdict
+    std::vector<std::map<std::string, std::int64_t>> by_day{};
+    std::map<std::string, std::int64_t> by_verdict{};
+    std::map<std::string, std::int64_t> by_direction{};
+    std::map<std::string, std::int64_t> by_action{};        ///< event actions over parts
+    std::map<std::string, std::int64_t> by_detected_type{}; ///< parts' detected types
+    std::map<std::string, std::int64_t> by_rule{};
+    std::map<std::string, std::int64_t> by_av_signature{};
+    /// per CDR engine: {"rebuilt": n, "failed": n}; failures also by reason in cdr_failures
+    std::map<std::string, std::map<std::string, std::int64_t>> by_cdr_engine{};
+    std::map<std::string, std::int64_t> cdr_failures{};
+    std::vector<std::pair<std::string, std::int64_t>> top_senders{};           ///< at most 20
+    std::vector<std::pair<std::string, std::int64_t>> top_recipient_domains{}; ///< at most 20
+    std::map<std::string, std::int64_t> releases{}; ///< release rows by verdict
+    std::int64_t purged_originals = 0;
+};
+
+/// Reads every record of the month (year, month as civil month in `tz`). "audit.query_failed".
+[[nodiscard]] filters::Result<MonthReport> build_month_report(const AuditStore& store, int year,
+                                                              int month, const TimeZone& tz);
+
+/// One self-contained HTML file (inline CSS and SVG charts, no script, no external resource) that
+/// prints well on A4; `lang` "ja" or "en" for the labels.
+[[nodiscard]] std::string render_report_html(const MonthReport& r, const std::string& lang);
+/// CSV (UTF-8 with BOM, CRLF): `section,key,count` lines.
+[[nodiscard]] std::string render_report_csv(const MonthReport& r);
+/// JSON object with the MonthReport fields.
+[[nodiscard]] std::string render_report_json(const MonthReport& r);
+
+} // namespace mugaika::gateway
