@@ -21,6 +21,7 @@
 #include <gmime/gmime.h>
 
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/audit/audit_text.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/log/log.hpp"
@@ -150,14 +151,23 @@ pending), 4 temporary failure (relay down), 1 other errors
 
 constexpr const char* audit_help =
     R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json]
-       mugaika [--state-dir DIR] audit verify
+       mugaika [--state-dir DIR] audit verify [--seal SEAL]...
+       mugaika [--state-dir DIR] audit seal
+       mugaika [--state-dir DIR] audit purge [--dry-run] [--now TIME] [--as NAME]
+       mugaika [--config FILE] audit migrate [--from SQLITE_FILE] [--to CONNINFO]
 
 query filters:
   --since TIME, --until TIME   ISO 8601 ("2026-11-21" or "2026-11-21T09:00:00+09:00") or unix ms
   --sender ADDR|DOMAIN, --recipient ADDR|DOMAIN, --message-id ID, --audit-id ID
-  --verdict V, --action A, --rule ID, --filename TEXT, --sha256 HEX, --direction DIR
-  --limit N (default 100), --offset N
-verify: recomputes the whole hash chain; exit 0 only when it is whole.
+  --verdict V, --action A, --rule ID, --filter NAME, --filename TEXT, --sha256 HEX,
+  --direction DIR, --limit N (default 100), --offset N
+verify: recomputes the whole hash chain; exit 0 only when it is whole. With --seal (repeatable),
+  also proves that each sealed row is unchanged and that nothing after it was cut off.
+seal: verifies the chain, then prints its head as a seal to be written down outside the system.
+purge: removes records older than [audit] retention_days through a checkpoint row; the rest of
+  the chain still verifies. Run it daily.
+migrate: copies the SQLite trail (default: this config's database) into an empty PostgreSQL
+  database (default: [audit] connection), seq and hashes unchanged, then verifies the copy.
 )";
 
 struct Global {
@@ -250,6 +260,14 @@ std::unique_ptr<Gateway> open_gateway(const Global& g, bool scanning = false) {
             }
         }
         std::exit(exit_internal);
+    }
+    if (scanning) {
+        // Mail is processed under this config: the policy load is audited first.
+        if (auto rec = record_config_load((*gw)->audit(), *cfg, "cli", ""); !rec) {
+            std::cerr << "mugaika: cannot audit the config load: " << rec.error().what << ": "
+                      << rec.error().detail << "\n";
+            std::exit(exit_internal);
+        }
     }
     return std::move(*gw);
 }
@@ -799,6 +817,196 @@ std::optional<std::int64_t> parse_time(const std::string& s) {
     return parse_iso8601_ms(s);
 }
 
+void print_verify_result(const VerifyReport& r) {
+    if (r.ok) {
+        std::cout << "audit chain ok: " << r.rows_checked << " rows, head seq " << r.head_seq
+                  << " hash " << r.head_hash << "\n";
+        if (r.start_seq > 1) {
+            std::cout << "retained from seq " << r.start_seq << " (rows before it removed by "
+                      << "retention; checkpoint at seq " << r.checkpoint_seq << ")\n";
+        }
+        if (r.seals_checked > 0) {
+            std::cout << "seals matched: " << r.seals_checked << "\n";
+        }
+        return;
+    }
+    std::cout << "audit chain BROKEN at seq " << r.first_bad_seq << ": " << r.problem << " ("
+              << r.rows_checked << " rows checked)\n";
+}
+
+/// `audit verify [--seal S]...` and `audit seal`.
+int cmd_audit_verify(Gateway& gw, const std::vector<std::string>& args) {
+    const bool sealing = args.front() == "seal";
+    std::vector<AuditSeal> seals;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (!sealing && args[i] == "--seal" && i + 1 < args.size()) {
+            auto seal = AuditSeal::parse(args[++i]);
+            if (!seal) {
+                usage_error(seal.error().detail);
+            }
+            seals.push_back(*seal);
+        } else {
+            usage_error("unknown audit " + args.front() + " option " + args[i]);
+        }
+    }
+    // The head is read before the walk: a seal names a row the walk has verified.
+    std::optional<AuditSeal> head;
+    if (sealing) {
+        auto h = gw.audit().head();
+        if (!h) {
+            std::cerr << "mugaika: " << h.error().what << ": " << h.error().detail << "\n";
+            return exit_internal;
+        }
+        head = *h;
+        if (head->seq == 0) {
+            std::cerr << "mugaika: the audit trail is empty: nothing to seal\n";
+            return exit_internal;
+        }
+        seals.push_back(*head); // the walk must reach it with this hash
+    }
+    auto r = gw.audit().verify(seals);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    if (!sealing) {
+        print_verify_result(*r);
+        return r->ok ? exit_ok : exit_rejected;
+    }
+    if (!r->ok) {
+        print_verify_result(*r);
+        std::cerr << "mugaika: a broken chain is not sealed\n";
+        return exit_rejected;
+    }
+    std::cout << head->text() << "\n"
+              << "head seq " << head->seq << ", hash " << head->hash << ", sealed at "
+              << mugaika::gateway::audit_text::format_tokyo_time(head->time_unix_ms, false)
+              << " after verifying " << r->rows_checked << " rows\n"
+              << "Write the first line down outside this system; later: mugaika audit verify "
+                 "--seal "
+              << head->text() << "\n";
+    return exit_ok;
+}
+
+/// `audit purge [--dry-run] [--now TIME] [--as NAME]`: [audit] retention_days.
+int cmd_audit_purge(Gateway& gw, const std::vector<std::string>& args) {
+    bool dry_run = false;
+    std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    std::string by = login_name();
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (s == "--dry-run") {
+            dry_run = true;
+        } else if ((s == "--now" || s == "--as") && i + 1 < args.size()) {
+            const std::string v = args[++i];
+            if (s == "--as") {
+                by = v;
+                continue;
+            }
+            auto t = parse_time(v);
+            if (!t) {
+                usage_error("--now needs an ISO 8601 time or unix milliseconds");
+            }
+            now_ms = *t;
+        } else {
+            usage_error("unknown audit purge option " + s);
+        }
+    }
+    const auto cfg = gw.config();
+    if (cfg->audit_retention_days == 0) {
+        std::cout << "[audit] retention_days = 0: audit records are kept forever\n";
+        return exit_ok;
+    }
+    constexpr std::int64_t day_ms = 86'400'000;
+    const std::int64_t cutoff =
+        now_ms - static_cast<std::int64_t>(cfg->audit_retention_days) * day_ms;
+    auto r = gw.audit().apply_retention(cutoff, by.empty() ? "-" : by, now_ms, dry_run);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    const std::string cutoff_text = mugaika::gateway::audit_text::format_tokyo_time(cutoff, false);
+    if (r->removed_rows == 0) {
+        std::cout << "nothing older than " << cutoff_text << "\n";
+        return exit_ok;
+    }
+    std::cout << (dry_run ? "would remove " : "removed ") << r->removed_messages << " records ("
+              << r->removed_rows << " rows, seq 1.." << r->through_seq << ") older than "
+              << cutoff_text;
+    if (!dry_run) {
+        std::cout << "; checkpoint " << r->checkpoint_id;
+    }
+    std::cout << "\n";
+    return exit_ok;
+}
+
+/// `audit migrate [--from SQLITE_FILE] [--to CONNINFO]`.
+int cmd_audit_migrate(const Global& g, const std::vector<std::string>& args) {
+    std::string from;
+    std::string to;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if ((args[i] == "--from" || args[i] == "--to") && i + 1 < args.size()) {
+            (args[i] == "--from" ? from : to) = args[i + 1];
+            ++i;
+        } else {
+            usage_error("unknown audit migrate option " + args[i]);
+        }
+    }
+    const auto cfg = load(g);
+    if (from.empty()) {
+        from = cfg->audit_db();
+    }
+    if (to.empty()) {
+        to = cfg->audit_connection;
+    }
+    if (to.empty()) {
+        usage_error("audit migrate needs --to CONNINFO or [audit] connection");
+    }
+    if (!std::filesystem::exists(from)) {
+        std::cerr << "mugaika: no SQLite audit database at " << from << "\n";
+        return exit_internal;
+    }
+    auto src = AuditStore::open_sqlite(from);
+    if (!src) {
+        std::cerr << "mugaika: " << src.error().what << ": " << src.error().detail << "\n";
+        return exit_internal;
+    }
+    auto source_check = (*src)->verify();
+    if (!source_check || !source_check->ok) {
+        std::cerr << "mugaika: the source chain does not verify"
+                  << (source_check ? ": seq " + std::to_string(source_check->first_bad_seq) + " " +
+                                         source_check->problem
+                                   : ": " + source_check.error().detail)
+                  << "; nothing copied\n";
+        return exit_rejected;
+    }
+    auto dst = AuditStore::open_postgresql(to);
+    if (!dst) {
+        std::cerr << "mugaika: " << dst.error().what << ": " << dst.error().detail << "\n";
+        return exit_internal;
+    }
+    auto copied = (*src)->copy_into(**dst);
+    if (!copied) {
+        std::cerr << "mugaika: " << copied.error().what << ": " << copied.error().detail << "\n";
+        return copied.error().what == "audit.migrate_target_not_empty" ? exit_rejected
+                                                                       : exit_internal;
+    }
+    auto check = (*dst)->verify();
+    if (!check) {
+        std::cerr << "mugaika: " << check.error().what << ": " << check.error().detail << "\n";
+        return exit_internal;
+    }
+    std::cout << "copied " << *copied << " rows from " << from << " into PostgreSQL\n";
+    print_verify_result(*check);
+    if (check->ok && check->head_hash != source_check->head_hash) {
+        std::cout << "head differs from the source's\n";
+        return exit_rejected;
+    }
+    return check->ok ? exit_ok : exit_rejected;
+}
+
 int cmd_audit(const Global& g, const std::vector<std::string>& args) {
     if (args.empty() || is_help(args.front())) {
         std::cout << audit_help;
@@ -810,21 +1018,15 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             return exit_ok;
         }
     }
+    if (args.front() == "migrate") {
+        return cmd_audit_migrate(g, args);
+    }
     auto gw = open_gateway(g);
-    if (args.front() == "verify") {
-        auto r = gw->audit().verify();
-        if (!r) {
-            std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
-            return exit_internal;
-        }
-        if (r->ok) {
-            std::cout << "audit chain ok: " << r->rows_checked << " rows, head seq " << r->head_seq
-                      << " hash " << r->head_hash << "\n";
-            return exit_ok;
-        }
-        std::cout << "audit chain BROKEN at seq " << r->first_bad_seq << ": " << r->problem << " ("
-                  << r->rows_checked << " rows checked)\n";
-        return exit_rejected;
+    if (args.front() == "verify" || args.front() == "seal") {
+        return cmd_audit_verify(*gw, args);
+    }
+    if (args.front() == "purge") {
+        return cmd_audit_purge(*gw, args);
     }
     if (args.front() != "query") {
         usage_error("unknown audit command " + args.front());
@@ -865,6 +1067,8 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             q.rule = value();
         } else if (s == "--filename") {
             q.filename = value();
+        } else if (s == "--filter") {
+            q.filter = value();
         } else if (s == "--sha256") {
             q.sha256 = value();
         } else if (s == "--direction") {
