@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 
 #include "gateway/audit/audit_store.hpp"
 #include "gateway/audit/audit_text.hpp"
+#include "gateway/audit/audit_views.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/log/log.hpp"
@@ -150,7 +152,10 @@ pending), 4 temporary failure (relay down), 1 other errors
 )";
 
 constexpr const char* audit_help =
-    R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json]
+    R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json|csv] [--zone ZONE]
+       mugaika [--state-dir DIR] audit show AUDIT-ID [--format text|json] [--zone ZONE]
+       mugaika [--state-dir DIR] audit report --month YYYY-MM [--format html|csv|json]
+               [--lang ja|en] [--zone ZONE] [-o FILE]
        mugaika [--state-dir DIR] audit verify [--seal SEAL]...
        mugaika [--state-dir DIR] audit seal
        mugaika [--state-dir DIR] audit purge [--dry-run] [--now TIME] [--as NAME]
@@ -168,6 +173,13 @@ purge: removes records older than [audit] retention_days through a checkpoint ro
   the chain still verifies. Run it daily.
 migrate: copies the SQLite trail (default: this config's database) into an empty PostgreSQL
   database (default: [audit] connection), seq and hashes unchanged, then verifies the copy.
+show: the story of one mail: envelope, hashes, every part and step (removed objects, URLs),
+  then its release requests, decisions and purges. Exit 2 for an unknown id.
+report: monthly statistics of the local month; html (one self-contained, printable file),
+  csv (Excel: UTF-8 with BOM) or json. Default html in Japanese on stdout.
+--zone: an IANA zone ("Asia/Tokyo", "Europe/Berlin"), "UTC" or "+09:00" for the times shown
+  and for --since/--until without an offset (default: [audit] timezone, Asia/Tokyo).
+  --format csv writes UTF-8 with a BOM and CRLF, one line per event, for Excel.
 )";
 
 struct Global {
@@ -1007,32 +1019,26 @@ int cmd_audit_migrate(const Global& g, const std::vector<std::string>& args) {
     return check->ok ? exit_ok : exit_rejected;
 }
 
-int cmd_audit(const Global& g, const std::vector<std::string>& args) {
-    if (args.empty() || is_help(args.front())) {
-        std::cout << audit_help;
-        return args.empty() ? exit_usage : exit_ok;
+/// The time zone of --zone, else [audit] timezone; an unknown name is a usage error.
+TimeZone audit_zone(const Gateway& gw, const std::optional<std::string>& option) {
+    const std::string name = option ? *option : gw.config()->audit_timezone;
+    if (name.empty() || name == "Asia/Tokyo") {
+        return TimeZone::tokyo(); // no file needed for the default
     }
-    for (const auto& s : args) {
-        if (is_help(s)) {
-            std::cout << audit_help;
-            return exit_ok;
-        }
+    auto tz = TimeZone::load(name);
+    if (!tz) {
+        usage_error("unknown time zone " + name + " (" + tz.error().detail + ")");
     }
-    if (args.front() == "migrate") {
-        return cmd_audit_migrate(g, args);
-    }
-    auto gw = open_gateway(g);
-    if (args.front() == "verify" || args.front() == "seal") {
-        return cmd_audit_verify(*gw, args);
-    }
-    if (args.front() == "purge") {
-        return cmd_audit_purge(*gw, args);
-    }
-    if (args.front() != "query") {
-        usage_error("unknown audit command " + args.front());
-    }
+    return *tz;
+}
+
+/// `audit query [FILTERS] [--format table|json|csv] [--zone ZONE]`.
+int cmd_audit_query(Gateway& gw, const std::vector<std::string>& args) {
     AuditQuery q;
     std::string format = "table";
+    std::optional<std::string> zone;
+    std::optional<std::string> since;
+    std::optional<std::string> until;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& s = args[i];
         auto value = [&]() -> std::string {
@@ -1042,15 +1048,18 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             return args[++i];
         };
         if (s == "--format") {
-            format = table_or_json(value());
+            format = value();
+            if (format != "table" && format != "json" && format != "csv") {
+                usage_error("--format must be table, json or csv");
+            }
         } else if (s == "--json") {
             format = "json";
-        } else if (s == "--since" || s == "--until") {
-            auto t = parse_time(value());
-            if (!t) {
-                usage_error(s + " needs an ISO 8601 time or unix milliseconds");
-            }
-            (s == "--since" ? q.since_ms : q.until_ms) = *t;
+        } else if (s == "--zone") {
+            zone = value();
+        } else if (s == "--since") {
+            since = value();
+        } else if (s == "--until") {
+            until = value();
         } else if (s == "--sender") {
             q.sender = value();
         } else if (s == "--recipient") {
@@ -1079,13 +1088,159 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             usage_error("unknown audit query option " + s);
         }
     }
-    auto rows = gw->audit().query(q);
+    const TimeZone tz = audit_zone(gw, zone);
+    // Times without an offset are local in the zone shown.
+    for (auto [text, field, option] :
+         {std::tuple{&since, &q.since_ms, "--since"}, std::tuple{&until, &q.until_ms, "--until"}}) {
+        if (*text) {
+            *field = tz.parse(**text);
+            if (!*field) {
+                usage_error(std::string(option) + " needs an ISO 8601 time or unix milliseconds");
+            }
+        }
+    }
+    auto rows = gw.audit().query(q);
     if (!rows) {
         std::cerr << "mugaika: " << rows.error().what << ": " << rows.error().detail << "\n";
         return exit_internal;
     }
-    std::cout << (format == "json" ? render_json(*rows) + "\n" : render_table(*rows));
+    if (format == "csv") {
+        std::cout << render_csv(*rows, tz);
+    } else if (format == "json") {
+        std::cout << render_json(*rows, tz) << "\n";
+    } else {
+        std::cout << render_table(*rows, tz);
+    }
     return exit_ok;
+}
+
+/// `audit show AUDIT-ID [--format text|json] [--zone ZONE]`.
+int cmd_audit_show(Gateway& gw, const std::vector<std::string>& args) {
+    std::string format = "text";
+    std::optional<std::string> zone;
+    std::optional<std::string> id;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if ((s == "--format" || s == "--zone") && i + 1 < args.size()) {
+            (s == "--format" ? format : zone.emplace()) = args[++i];
+        } else if (s == "--json") {
+            format = "json";
+        } else if (!s.empty() && s.front() != '-' && !id) {
+            id = s;
+        } else {
+            usage_error("unknown audit show option " + s);
+        }
+    }
+    if (!id) {
+        usage_error("audit show needs one AUDIT-ID");
+    }
+    if (format != "text" && format != "json") {
+        usage_error("--format must be text or json");
+    }
+    const TimeZone tz = audit_zone(gw, zone);
+    auto story = load_story(gw.audit(), *id);
+    if (!story) {
+        std::cerr << "mugaika: " << story.error().what << ": " << story.error().detail << "\n";
+        return story.error().code == mugaika::filters::ErrorCode::Malformed ? exit_usage
+                                                                            : exit_internal;
+    }
+    std::cout << (format == "json" ? render_story_json(*story, tz) : render_story_text(*story, tz));
+    return exit_ok;
+}
+
+/// `audit report --month YYYY-MM [--format html|csv|json] [--lang ja|en] [--zone Z] [-o FILE]`.
+int cmd_audit_report(Gateway& gw, const std::vector<std::string>& args) {
+    std::string format = "html";
+    std::string lang = "ja";
+    std::optional<std::string> zone;
+    std::optional<std::string> month;
+    std::optional<std::string> output;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (i + 1 >= args.size()) {
+            usage_error("unknown audit report option " + s);
+        }
+        const std::string v = args[++i];
+        if (s == "--format") {
+            format = v;
+        } else if (s == "--lang") {
+            lang = v;
+        } else if (s == "--zone") {
+            zone = v;
+        } else if (s == "--month") {
+            month = v;
+        } else if (s == "-o" || s == "--output") {
+            output = v;
+        } else {
+            usage_error("unknown audit report option " + s);
+        }
+    }
+    if (format != "html" && format != "csv" && format != "json") {
+        usage_error("--format must be html, csv or json");
+    }
+    if (lang != "ja" && lang != "en") {
+        usage_error("--lang must be ja or en");
+    }
+    int year = 0;
+    int mon = 0;
+    const bool month_ok = month && month->size() == 7 && (*month)[4] == '-' &&
+                          std::all_of(month->begin(), month->end(), [](char c) {
+                              return c == '-' || std::isdigit(static_cast<unsigned char>(c)) != 0;
+                          });
+    if (month_ok) {
+        year = std::stoi(month->substr(0, 4));
+        mon = std::stoi(month->substr(5, 2));
+    }
+    if (!month_ok || mon < 1 || mon > 12 || year < 1970) {
+        usage_error("audit report needs --month YYYY-MM");
+    }
+    const TimeZone tz = audit_zone(gw, zone);
+    auto r = build_month_report(gw.audit(), year, mon, tz);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    const std::string text = format == "html"  ? render_report_html(*r, lang)
+                             : format == "csv" ? render_report_csv(*r)
+                                               : render_report_json(*r);
+    if (!write_output(output, text)) {
+        std::cerr << "mugaika: cannot write " << output.value_or("the report") << "\n";
+        return exit_internal;
+    }
+    return exit_ok;
+}
+
+int cmd_audit(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << audit_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    for (const auto& s : args) {
+        if (is_help(s)) {
+            std::cout << audit_help;
+            return exit_ok;
+        }
+    }
+    if (args.front() == "migrate") {
+        return cmd_audit_migrate(g, args);
+    }
+    auto gw = open_gateway(g);
+    if (args.front() == "verify" || args.front() == "seal") {
+        return cmd_audit_verify(*gw, args);
+    }
+    if (args.front() == "purge") {
+        return cmd_audit_purge(*gw, args);
+    }
+    if (args.front() == "show") {
+        return cmd_audit_show(*gw, args);
+    }
+    if (args.front() == "report") {
+        return cmd_audit_report(*gw, args);
+    }
+    if (args.front() != "query") {
+        usage_error("unknown audit command " + args.front());
+    }
+    return cmd_audit_query(*gw, args);
 }
 
 int run(int argc, char** argv) {
