@@ -170,19 +170,29 @@ std::string related_line(const AuditRow& r, const TimeZone& tz) {
         kv = parse_event_detail(m.events.front().detail);
     }
     std::string who;
+    auto add = [&](const char* key) {
+        const std::string v = find_key(kv, key);
+        if (v.empty()) {
+            return;
+        }
+        who += std::string(" ") + key + "=";
+        if (v.find_first_of(" \"") == std::string::npos) {
+            who += v;
+            return;
+        }
+        who += '"';
+        for (char c : v) {
+            who += c == '"' ? std::string("\\\"") : std::string(1, c);
+        }
+        who += '"';
+    };
     if (release) {
         for (const char* key : {"requester", "approver", "to", "part", "reason", "note", "smtp"}) {
-            const std::string v = find_key(kv, key);
-            if (!v.empty()) {
-                who += std::string(" ") + key + "=" + v;
-            }
+            add(key);
         }
     } else if (purge) {
         for (const char* key : {"by", "retention_days", "cutoff"}) {
-            const std::string v = find_key(kv, key);
-            if (!v.empty()) {
-                who += std::string(" ") + key + "=" + v;
-            }
+            add(key);
         }
     } else {
         // Another mail record of the same original or Message-ID.
