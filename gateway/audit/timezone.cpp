@@ -667,9 +667,12 @@ std::optional<std::int64_t> TimeZone::parse(std::string_view s) const {
 
 std::int64_t TimeZone::local_midnight(int year, int month, int day) const {
     // Months outside 1..12 roll into the neighbouring years (month 13 = January of year + 1).
-    std::int64_t y = year + floor_div(month - 1, 12);
-    const auto m = static_cast<unsigned>(month - 1 - floor_div(month - 1, 12) * 12 + 1);
-    const std::int64_t days = days_from_civil(y, m, 1) + (day - 1);
+    // Years are clamped to 0000..9999 (as format() does) so hostile values cannot overflow.
+    const std::int64_t months = std::int64_t{month} - 1;
+    const std::int64_t y = std::clamp<std::int64_t>(year + floor_div(months, 12), 0, 9999);
+    const auto m = static_cast<unsigned>(months - floor_div(months, 12) * 12 + 1);
+    const std::int64_t days =
+        days_from_civil(y, m, 1) + std::clamp<std::int64_t>(std::int64_t{day} - 1, -400, 400);
     return local_to_utc(*this, days * day_s * 1000);
 }
 

@@ -46,7 +46,10 @@ public:
     /// that does not exist is moved forward by the gap). Also accepts plain Unix milliseconds.
     [[nodiscard]] std::optional<std::int64_t> parse(std::string_view text) const;
 
-    /// Unix ms of local midnight starting the given civil day in this zone.
+    /// Unix ms of local midnight starting the given civil day in this zone. A month outside 1..12
+    /// rolls into the neighbouring years and a day past the month's end into the next month
+    /// (2026-13-01 is 2027-01-01); years are clamped to 0000..9999. A midnight skipped by a DST
+    /// change is moved forward by the gap.
     [[nodiscard]] std::int64_t local_midnight(int year, int month, int day) const;
 
     struct Data;

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -299,4 +301,43 @@ TEST_CASE("timezone: parse refuses what is not a time") {
         CHECK_FALSE(tz.parse(bad).has_value());
     }
     CHECK(tz.parse("2028-02-29") == tz.local_midnight(2028, 2, 29));
+}
+
+TEST_CASE("timezone: damaged TZif files load or fail, never crash") {
+    mugaika::test::TempDir dir;
+    const std::string whole = read_all("/usr/share/zoneinfo/America/New_York");
+    REQUIRE(whole.size() > 100);
+    std::mt19937 rng(20261122); // fixed seed: the same files every run
+    const auto p = dir.path() / "damaged";
+    for (int round = 0; round < 300; ++round) {
+        std::string bytes = whole;
+        const int flips = 1 + static_cast<int>(rng() % 8);
+        for (int k = 0; k < flips; ++k) {
+            // Mostly the headers and counts, where damage matters most.
+            const std::size_t at = round % 2 == 0 ? rng() % 60 : rng() % bytes.size();
+            bytes[at] = static_cast<char>(rng() & 0xff);
+        }
+        write_all(p, bytes);
+        auto tz = TimeZone::load_file(p.string(), "damaged");
+        if (tz) {
+            // Whatever was read answers every question without failing.
+            for (std::int64_t t : std::initializer_list<std::int64_t>{
+                     INT64_MIN, -1, 0, 1772953200000, 4108690800000, INT64_MAX}) {
+                (void)tz->offset_at(t);
+                CHECK_FALSE(tz->format(t, true).empty());
+            }
+            (void)tz->parse("2026-03-08T02:30");
+            (void)tz->local_midnight(2026, 11, 1);
+        } else {
+            CHECK(tz.error().what == "audit.timezone_unknown");
+        }
+    }
+}
+
+TEST_CASE("timezone: local_midnight rolls months over and clamps hostile years") {
+    const TimeZone tz = TimeZone::tokyo();
+    CHECK(tz.local_midnight(2026, 0, 1) == tz.local_midnight(2025, 12, 1));
+    CHECK(tz.local_midnight(2026, 2, 29) == tz.local_midnight(2026, 3, 1));
+    CHECK(tz.format(tz.local_midnight(INT32_MAX, INT32_MAX, INT32_MAX)).rfind("9999-", 0) == 0);
+    CHECK(tz.format(tz.local_midnight(INT32_MIN, INT32_MIN, INT32_MIN)).rfind("0000-", 0) == 0);
 }
