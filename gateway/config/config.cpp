@@ -12,6 +12,7 @@
 #include <toml.hpp>
 
 #include "filters/text/html_to_text.hpp"
+#include "gateway/audit/timezone.hpp"
 #include "gateway/util/sha256.hpp"
 
 namespace mugaika::gateway {
@@ -464,7 +465,13 @@ const std::vector<Setting>& table() {
              [](Config& c, std::int64_t n) { c.audit_retention_days = static_cast<unsigned>(n); })},
         {{"audit", "timezone", "string", R"("Asia/Tokyo")",
           "Time zone in which audit times are shown and read (IANA name or +HH:MM)"},
-         string_setting(&Config::audit_timezone)},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.audit_timezone); !e.empty()) {
+                 return e;
+             }
+             auto tz = TimeZone::load(c.audit_timezone);
+             return tz ? std::string() : tz.error().detail;
+         }},
         {{"quarantine", "retention_days", "integer", "90",
           "Days an original is kept after its newest audit record; 0: forever"},
          integer_setting(

@@ -292,6 +292,9 @@ TEST_CASE("config: [audit] backend, retention and time zone are read and checked
     auto forever_originals = load_config_text(
         "[audit]\nretention_days = 400\n[quarantine]\nretention_days = 0\n", "site.toml");
     REQUIRE_FALSE(forever_originals);
+    auto bad_zone = load_config_text("[audit]\ntimezone = \"Asia/Nowhere\"\n", "site.toml");
+    REQUIRE_FALSE(bad_zone);
+    CHECK(bad_zone.error()[0].setting == "[audit] timezone");
     auto bad_backend = load_config_text("[audit]\nbackend = \"mysql\"\n", "site.toml");
     REQUIRE_FALSE(bad_backend);
     CHECK(bad_backend.error()[0].setting == "[audit] backend");
