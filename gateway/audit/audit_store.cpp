@@ -603,7 +603,13 @@ public:
     /// Address or domain match against `column_expr`, tolerating stored angle brackets.
     void address(std::string_view column_expr, const AddressFilter& f) {
         std::string c(column_expr);
-        if (f.domain) {
+        if (f.domain && d_ == Dialect::PostgreSQL) {
+            // SQLite's LIKE ignores ASCII case, PostgreSQL's does not: lower both sides.
+            where("(lower(" + c + ") LIKE lower(?) ESCAPE '\\' OR lower(" + c +
+                  ") LIKE lower(?) ESCAPE '\\')");
+            text("%@" + like_escape(f.value));
+            text("%@" + like_escape(f.value) + ">");
+        } else if (f.domain) {
             where("(" + c + " LIKE ? ESCAPE '\\' OR " + c + " LIKE ? ESCAPE '\\')");
             text("%@" + like_escape(f.value));
             text("%@" + like_escape(f.value) + ">");
@@ -668,7 +674,8 @@ void build_where(QueryBuilder& b, const AuditQuery& q) {
             const std::string each = "EXISTS (SELECT 1 FROM json_array_elements_text(CAST("
                                      "m.rcpt_to AS json)) AS r(value) WHERE ";
             if (f.domain) {
-                b.where(each + "r.value LIKE ? ESCAPE '\\' OR r.value LIKE ? ESCAPE '\\')");
+                b.where(each + "lower(r.value) LIKE lower(?) ESCAPE '\\' OR lower(r.value) LIKE "
+                               "lower(?) ESCAPE '\\')");
                 b.text("%@" + like_escape(f.value));
                 b.text("%@" + like_escape(f.value) + ">");
             } else {

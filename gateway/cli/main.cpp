@@ -339,6 +339,19 @@ bool write_output(const std::optional<std::string>& path, std::string_view data)
         std::cout.flush();
         return static_cast<bool>(std::cout);
     }
+    // Only a regular file (or a new one) is replaced through a temporary file and rename; a
+    // device, FIFO or socket (`-o /dev/null`, `-o /dev/stdout`) is written in place: renaming
+    // over it would replace the device node itself.
+    struct stat st {};
+    if (::stat(path->c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            return false;
+        }
+        std::ofstream out(*path, std::ios::binary);
+        out.write(data.data(), static_cast<std::streamsize>(data.size()));
+        out.flush();
+        return static_cast<bool>(out);
+    }
     const std::string tmp = *path + ".tmp";
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
