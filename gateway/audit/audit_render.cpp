@@ -1,4 +1,4 @@
-// render_table and render_json (declared in audit_store.hpp).
+// render_table and render_json (audit_store.hpp: Asia/Tokyo; audit_views.hpp: any TimeZone).
 #include "gateway/audit/audit_store.hpp"
 
 #include <algorithm>
@@ -13,7 +13,9 @@
 #include <Poco/JSONString.h>
 #pragma GCC diagnostic pop
 
+#include "gateway/audit/audit_json.hpp"
 #include "gateway/audit/audit_text.hpp"
+#include "gateway/audit/audit_views.hpp"
 
 namespace mugaika::gateway {
 namespace {
@@ -72,7 +74,9 @@ std::string valid(const std::string& s) {
     return at::to_valid_utf8(s);
 }
 
-Poco::JSON::Object::Ptr event_json(const AuditEvent& e) {
+} // namespace
+
+Poco::JSON::Object::Ptr audit_event_json(const AuditEvent& e) {
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("part_path", valid(e.part_path));
     o->set("filename", valid(e.filename));
@@ -90,12 +94,12 @@ Poco::JSON::Object::Ptr event_json(const AuditEvent& e) {
     return o;
 }
 
-Poco::JSON::Object::Ptr row_json(const AuditRow& r) {
+Poco::JSON::Object::Ptr audit_row_json(const AuditRow& r, const TimeZone& tz) {
     const AuditMessage& m = r.msg;
     Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("seq", Poco::Int64{r.seq});
     o->set("audit_id", valid(m.audit_id));
-    o->set("time", at::format_tokyo_time(m.time_unix_ms, true));
+    o->set("time", tz.format(m.time_unix_ms, true));
     o->set("time_unix_ms", Poco::Int64{m.time_unix_ms});
     o->set("direction", valid(m.direction));
     o->set("client_addr", valid(m.client_addr));
@@ -123,15 +127,21 @@ Poco::JSON::Object::Ptr row_json(const AuditRow& r) {
     o->set("row_hash", valid(r.row_hash));
     Poco::JSON::Array::Ptr events = new Poco::JSON::Array;
     for (const auto& e : m.events) {
-        events->add(event_json(e));
+        events->add(audit_event_json(e));
     }
     o->set("events", events);
     return o;
 }
 
-} // namespace
-
 std::string render_table(const std::vector<AuditRow>& rows) {
+    return render_table(rows, TimeZone::tokyo());
+}
+
+std::string render_json(const std::vector<AuditRow>& rows) {
+    return render_json(rows, TimeZone::tokyo());
+}
+
+std::string render_table(const std::vector<AuditRow>& rows, const TimeZone& tz) {
     std::size_t id_w = std::string_view("AUDIT ID").size();
     std::size_t verdict_w = std::string_view("VERDICT").size();
     std::size_t from_w = std::string_view("FROM").size();
@@ -146,8 +156,7 @@ std::string render_table(const std::vector<AuditRow>& rows) {
            "  SUBJECT\n";
     for (const auto& r : rows) {
         const AuditMessage& m = r.msg;
-        std::string line =
-            at::pad_to_width(at::format_tokyo_time(m.time_unix_ms, false), time_width);
+        std::string line = at::pad_to_width(tz.format(m.time_unix_ms, false), time_width);
         line += "  " + at::pad_to_width(cell(m.audit_id, audit_id_max), id_w);
         line += "  " + at::pad_to_width(cell(m.verdict, verdict_max), verdict_w);
         line += "  " + at::pad_to_width(cell(m.mail_from, from_max), from_w);
@@ -164,13 +173,13 @@ std::string render_table(const std::vector<AuditRow>& rows) {
     return out;
 }
 
-std::string render_json(const std::vector<AuditRow>& rows) {
+std::string render_json(const std::vector<AuditRow>& rows, const TimeZone& tz) {
     if (rows.empty()) {
         return "[]\n"; // Poco writes an indented empty array as "[\n\n]"
     }
     Poco::JSON::Array a;
     for (const auto& r : rows) {
-        a.add(row_json(r));
+        a.add(audit_row_json(r, tz));
     }
     std::ostringstream os;
     a.stringify(os, 2);

@@ -21,6 +21,13 @@ public:
     /// that tries to leave the zoneinfo directory, or a file that is not TZif.
     [[nodiscard]] static filters::Result<TimeZone> load(std::string_view name);
 
+    /// Reads the TZif file at `path` (v1, or the 64-bit data and the POSIX TZ footer of v2/v3),
+    /// naming the zone `name`. No name check: for tests and for callers that chose the path
+    /// themselves. Fails with "audit.timezone_unknown" (ErrorCode::Malformed) when the file is
+    /// missing, larger than 256 KiB, truncated or not TZif.
+    [[nodiscard]] static filters::Result<TimeZone> load_file(const std::string& path,
+                                                             std::string_view name);
+
     /// Asia/Tokyo without reading any file (UTC+9, no DST since 1951): the default zone.
     [[nodiscard]] static TimeZone tokyo();
 
