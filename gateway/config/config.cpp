@@ -503,14 +503,14 @@ const std::vector<Setting>& table() {
          string_setting(&Config::console_users_file)},
         {{"console", "session_idle_minutes", "integer", "30",
           "Minutes without a request after which a console session ends"},
-         integer_setting(1, 1440,
-                         [](Config& c, std::int64_t n) {
-                             c.console_session_idle = std::chrono::minutes(n);
-                         })},
+         integer_setting(
+             1, 1440,
+             [](Config& c, std::int64_t n) { c.console_session_idle = std::chrono::minutes(n); })},
         {{"console", "session_max_hours", "integer", "8",
           "Hours after login after which a console session ends even when in use"},
          integer_setting(
-             1, 168, [](Config& c, std::int64_t n) { c.console_session_max = std::chrono::hours(n); })},
+             1, 168,
+             [](Config& c, std::int64_t n) { c.console_session_max = std::chrono::hours(n); })},
         {{"console", "lockout_failures", "integer", "5",
           "Failed logins per user name or client address that lock logins"},
          integer_setting(1, 100,
@@ -520,7 +520,8 @@ const std::vector<Setting>& table() {
         {{"console", "lockout_minutes", "integer", "15",
           "Minutes a lockout lasts, and the window in which failures count"},
          integer_setting(
-             1, 1440, [](Config& c, std::int64_t n) { c.console_lockout = std::chrono::minutes(n); })},
+             1, 1440,
+             [](Config& c, std::int64_t n) { c.console_lockout = std::chrono::minutes(n); })},
         {{"console", "max_results", "integer", "500",
           "Largest page of audit records one console or API request may ask for"},
          integer_setting(1, 10000,
@@ -738,7 +739,8 @@ std::string Config::console_users() const {
 
 bool is_loopback_listen(std::string_view host_port) {
     const auto colon = host_port.rfind(':');
-    std::string host(host_port.substr(0, colon == std::string_view::npos ? host_port.size() : colon));
+    std::string host(
+        host_port.substr(0, colon == std::string_view::npos ? host_port.size() : colon));
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
         host = host.substr(1, host.size() - 2);
     }

@@ -100,9 +100,9 @@ struct Config {
     bool release_allow_self_approval = false;
     bool release_allow_infected = false;
     // [console]
-    std::string console_listen;   ///< "HOST:PORT" of `mugaika serve`
-    std::string console_tls_cert; ///< PEM certificate; empty together with the key: plain HTTP
-    std::string console_tls_key;  ///< PEM private key
+    std::string console_listen;     ///< "HOST:PORT" of `mugaika serve`
+    std::string console_tls_cert;   ///< PEM certificate; empty together with the key: plain HTTP
+    std::string console_tls_key;    ///< PEM private key
     std::string console_users_file; ///< empty: <state_dir>/console-users
     std::chrono::minutes console_session_idle{30};
     std::chrono::hours console_session_max{8};

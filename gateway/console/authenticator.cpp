@@ -83,9 +83,8 @@ void Authenticator::prune(std::int64_t now) {
     }
     const std::int64_t window = options_.lockout.count();
     for (auto it = failures_.begin(); it != failures_.end();) {
-        const bool stale =
-            it->second.locked_until <= now &&
-            (it->second.times.empty() || it->second.times.back() <= now - window);
+        const bool stale = it->second.locked_until <= now &&
+                           (it->second.times.empty() || it->second.times.back() <= now - window);
         it = stale ? failures_.erase(it) : std::next(it);
     }
 }

@@ -223,8 +223,8 @@ std::string message_table(const PageContext& ctx, const AuditRow& r, const TimeZ
 
 std::string events_table(const PageContext& ctx, const AuditMessage& m) {
     std::string out = R"(<table class="steps"><thead><tr>)";
-    for (auto key : {"part", "filename", "declared", "detected", "size", "filter", "action",
-                     "rule", "reason", "sha_before", "sha_after", "detail"}) {
+    for (auto key : {"part", "filename", "declared", "detected", "size", "filter", "action", "rule",
+                     "reason", "sha_before", "sha_after", "detail"}) {
         out += "<th>" + L(ctx, key) + "</th>";
     }
     out += "</tr></thead><tbody>\n";
@@ -235,8 +235,8 @@ std::string events_table(const PageContext& ctx, const AuditMessage& m) {
         out += "<td>" + std::to_string(ev.size) + "</td>";
         out += "<td>" + e(ev.filter) + "</td><td>" + e(ev.action) + "</td>";
         out += "<td>" + e(ev.rule) + "</td><td>" + e(ev.reason) + "</td>";
-        out += "<td>" + sha_cell(ev.sha256_before) + "</td><td>" + sha_cell(ev.sha256_after) +
-               "</td>";
+        out +=
+            "<td>" + sha_cell(ev.sha256_before) + "</td><td>" + sha_cell(ev.sha256_after) + "</td>";
         out += R"(<td class="detail">)" + e(ev.detail) + "</td></tr>\n";
     }
     out += "</tbody></table>\n";
@@ -245,8 +245,8 @@ std::string events_table(const PageContext& ctx, const AuditMessage& m) {
 
 std::string field(const PageContext& ctx, std::string_view name, std::string_view value,
                   std::string_view type = "text") {
-    return R"(<label>)" + L(ctx, name) + R"( <input type=")" + std::string(type) +
-           R"(" name=")" + std::string(name) + R"(" value=")" + e(value) + R"("></label>)" + "\n";
+    return R"(<label>)" + L(ctx, name) + R"( <input type=")" + std::string(type) + R"(" name=")" +
+           std::string(name) + R"(" value=")" + e(value) + R"("></label>)" + "\n";
 }
 
 } // namespace
@@ -293,6 +293,37 @@ std::string html_escape(std::string_view text) {
     return out;
 }
 
+std::string json_quote(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = utf8_len(text, i);
+        if (n == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
+        if (n > 1) {
+            out.append(text.substr(i, n));
+            i += n;
+            continue;
+        }
+        const char ch = text[i++];
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (c < 0x20U || c == 0x7fU) {
+            out += "\\u00";
+            out += hex[c >> 4U];
+            out += hex[c & 15U];
+        } else {
+            out += ch;
+        }
+    }
+    return out + "\"";
+}
+
 std::string_view label(std::string_view lang, std::string_view key) {
     for (const Label& l : labels) {
         if (l.key == key) {
@@ -326,10 +357,12 @@ std::string page(const PageContext& ctx, std::string_view title, std::string_vie
         }
     }
     const std::string switch_href = base + "?" + query + "lang=" + other;
-    std::string out = "<!DOCTYPE html>\n<html lang=\"" + ctx.lang + "\"><head><meta charset=\"utf-8\">";
+    std::string out =
+        "<!DOCTYPE html>\n<html lang=\"" + ctx.lang + "\"><head><meta charset=\"utf-8\">";
     out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
     out += "<title>" + e(title) + " - " + L(ctx, "app") + "</title>";
-    out += R"(<link rel="stylesheet" href="/static/console.css"></head><body>)" "\n";
+    out += R"(<link rel="stylesheet" href="/static/console.css"></head><body>)"
+           "\n";
     out += R"(<header><span class="app">)" + L(ctx, "app") + "</span>";
     if (!ctx.user.empty()) {
         out += R"(<nav><a href="/" id="nav-search">)" + L(ctx, "search") + "</a> ";
@@ -358,10 +391,12 @@ std::string login_page(const PageContext& ctx, std::string_view error, std::stri
     }
     body += R"(<form method="post" action="/login" class="login">)";
     body += R"(<input type="hidden" name="login_token" value=")" + e(token) + "\">";
-    body += "<label>" + L(ctx, "user") +
-            R"( <input type="text" name="user" id="user" autocomplete="username" required></label>)";
-    body += "<label>" + L(ctx, "password") +
-            R"( <input type="password" name="password" id="password" autocomplete="current-password" required></label>)";
+    body +=
+        "<label>" + L(ctx, "user") +
+        R"( <input type="text" name="user" id="user" autocomplete="username" required></label>)";
+    body +=
+        "<label>" + L(ctx, "password") +
+        R"( <input type="password" name="password" id="password" autocomplete="current-password" required></label>)";
     body += R"(<button type="submit" id="login">)" + L(ctx, "login") + "</button></form>\n";
     return page(ctx, L(ctx, "login"), body);
 }
@@ -370,7 +405,8 @@ std::string search_page(const PageContext& ctx, const Params& params,
                         const std::vector<AuditRow>* rows, std::size_t offset, std::size_t limit,
                         std::optional<std::size_t> next_offset, const TimeZone& tz,
                         std::string_view error) {
-    std::string body = R"(<form method="get" action="/" class="search" id="search-form">)" "\n";
+    std::string body = R"(<form method="get" action="/" class="search" id="search-form">)"
+                       "\n";
     for (auto name : {"since", "until", "sender", "recipient", "message_id", "audit_id", "verdict",
                       "action", "rule", "filename", "sha256"}) {
         body += field(ctx, name, param(params, name));
@@ -378,8 +414,8 @@ std::string search_page(const PageContext& ctx, const Params& params,
     const std::string dir = param(params, "direction");
     body += "<label>" + L(ctx, "direction") + R"( <select name="direction">)";
     for (auto d : {"", "inbound", "outbound"}) {
-        body += R"(<option value=")" + std::string(d) + "\"" + (dir == d ? " selected" : "") +
-                ">" + L(ctx, *d ? d : "any") + "</option>";
+        body += R"(<option value=")" + std::string(d) + "\"" + (dir == d ? " selected" : "") + ">" +
+                L(ctx, *d ? d : "any") + "</option>";
     }
     body += "</select></label>\n";
     body += field(ctx, "limit", param(params, "limit"), "number");
@@ -413,13 +449,13 @@ std::string search_page(const PageContext& ctx, const Params& params,
         }
         body += R"(<p class="paging">)";
         if (offset > 0) {
-            body += R"(<a id="prev" href="/?)" + e(keep) + "offset=" +
-                    std::to_string(offset > limit ? offset - limit : 0) + "\">" +
+            body += R"(<a id="prev" href="/?)" + e(keep) +
+                    "offset=" + std::to_string(offset > limit ? offset - limit : 0) + "\">" +
                     L(ctx, "previous") + "</a> ";
         }
         if (next_offset) {
-            body += R"(<a id="next" href="/?)" + e(keep) + "offset=" +
-                    std::to_string(*next_offset) + "\">" + L(ctx, "next") + "</a>";
+            body += R"(<a id="next" href="/?)" + e(keep) +
+                    "offset=" + std::to_string(*next_offset) + "\">" + L(ctx, "next") + "</a>";
         }
         body += "</p>\n";
     }
@@ -488,8 +524,8 @@ std::string releases_page(const PageContext& ctx, const std::vector<ReleaseReque
         return page(ctx, L(ctx, "releases"), body);
     }
     body += R"(<table class="results" id="requests"><thead><tr>)";
-    for (auto key : {"request", "time", "audit_id", "part", "filename", "size", "to",
-                     "requester", "reason"}) {
+    for (auto key :
+         {"request", "time", "audit_id", "part", "filename", "size", "to", "requester", "reason"}) {
         body += "<th>" + L(ctx, key) + "</th>";
     }
     body += admin ? "<th></th>" : "";
@@ -507,7 +543,8 @@ std::string releases_page(const PageContext& ctx, const std::vector<ReleaseReque
             for (auto verb : {"approve", "refuse"}) {
                 body += R"(<form method="post" action=")" + base + "/" + verb + "\">" +
                         hidden_csrf(ctx) + R"(<input type="text" name="note" placeholder=")" +
-                        L(ctx, "note") + "\"" + (std::string_view(verb) == "refuse" ? " required" : "") +
+                        L(ctx, "note") + "\"" +
+                        (std::string_view(verb) == "refuse" ? " required" : "") +
                         R"(><button type="submit" name="do" value=")" + verb + "\">" +
                         L(ctx, verb) + "</button></form>";
             }

@@ -20,16 +20,20 @@ namespace mugaika::gateway::console {
 /// `&`, `<`, `>`, `"`, `'` as entities; invalid UTF-8 as U+FFFD.
 [[nodiscard]] std::string html_escape(std::string_view text);
 
+/// A JSON string literal (with the quotes): invalid UTF-8 as U+FFFD, quotes, backslashes and
+/// control characters escaped.
+[[nodiscard]] std::string json_quote(std::string_view text);
+
 /// A label in "ja" (default) or "en": the key itself when unknown.
 [[nodiscard]] std::string_view label(std::string_view lang, std::string_view key);
 
 /// What every page around the content needs.
 struct PageContext {
-    std::string lang = "ja";   ///< "ja" or "en"
-    std::string user;          ///< "" on the login page
+    std::string lang = "ja"; ///< "ja" or "en"
+    std::string user;        ///< "" on the login page
     ConsoleRole role = ConsoleRole::Auditor;
-    std::string csrf;          ///< the session's token, for the logout form
-    std::string path;          ///< the current path with query, for the language switch
+    std::string csrf; ///< the session's token, for the logout form
+    std::string path; ///< the current path with query, for the language switch
 };
 
 /// A whole HTML document: header with navigation, the language switch and logout, then `body`

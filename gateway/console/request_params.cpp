@@ -12,8 +12,8 @@ namespace {
 
 const std::vector<std::string>& search_names() {
     static const std::vector<std::string> names = {
-        "since", "until",  "sender", "recipient", "message_id", "audit_id", "verdict", "action",
-        "rule",  "filename", "sha256", "direction", "limit",    "offset",   "zone"};
+        "since", "until",    "sender", "recipient", "message_id", "audit_id", "verdict", "action",
+        "rule",  "filename", "sha256", "direction", "limit",      "offset",   "zone"};
     return names;
 }
 
@@ -89,8 +89,7 @@ Checked<SearchParams> parse_search(const Params& params, std::size_t max_results
         return out;
     }
     for (const auto& [k, v] : params) {
-        if (v.empty() || k == "zone" ||
-            std::find(extra.begin(), extra.end(), k) != extra.end()) {
+        if (v.empty() || k == "zone" || std::find(extra.begin(), extra.end(), k) != extra.end()) {
             continue;
         }
         if (k == "since" || k == "until") {

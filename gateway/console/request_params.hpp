@@ -20,10 +20,10 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 /// A checked search (`/api/v1/messages`, the search page).
 struct SearchParams {
-    AuditQuery query;                   ///< limit/offset as asked; the server queries limit + 1
-    TimeZone zone = TimeZone::tokyo();  ///< for parsing since/until and showing times
-    std::string zone_name;              ///< "" when not given
-    bool any_filter = false;            ///< a filter other than paging was given
+    AuditQuery query;                  ///< limit/offset as asked; the server queries limit + 1
+    TimeZone zone = TimeZone::tokyo(); ///< for parsing since/until and showing times
+    std::string zone_name;             ///< "" when not given
+    bool any_filter = false;           ///< a filter other than paging was given
 };
 
 /// A checked result or the message of a 400.

@@ -61,9 +61,9 @@ bool needs_rehash(const std::string& hash, HashLimits limits) noexcept {
 
 bool valid_user_name(std::string_view name) noexcept {
     return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '@' || c == '-';
-           });
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '@' || c == '-';
+    });
 }
 
 namespace {
@@ -187,7 +187,8 @@ bool UsersFile::remove(std::string_view name) {
 
 filters::Result<void> UsersFile::save(const std::string& path) const {
     std::ostringstream out;
-    out << "# mugaika console users: name:role:hash (Argon2id). Managed by `mugaika console user`.\n";
+    out << "# mugaika console users: name:role:hash (Argon2id). Managed by `mugaika console "
+           "user`.\n";
     for (const ConsoleUser& u : users_) {
         out << u.name << ':' << to_string(u.role) << ':' << u.hash << '\n';
     }
