@@ -830,7 +830,8 @@ load_config_text(std::string_view text, const std::string& source) {
         const std::string given = cfg->console_tls_cert.empty() ? "tls_key" : "tls_cert";
         problems.push_back({source, console_lines[given], "[console] " + missing,
                             "must be set together with " + given});
-    } else if (cfg->console_tls_cert.empty() && !is_loopback_listen(cfg->console_listen)) {
+    } else if (cfg->console_tls_cert.empty() && valid_host_port(cfg->console_listen) &&
+               !is_loopback_listen(cfg->console_listen)) {
         problems.push_back({source, console_lines["listen"], "[console] listen",
                             "\"" + cfg->console_listen +
                                 "\" is not a loopback address: set tls_cert and tls_key (plain "

@@ -515,7 +515,7 @@ std::string releases_page(const PageContext& ctx, const std::vector<ReleaseReque
     if (!message.empty()) {
         body += R"(<p class="notice" id="message">)" + e(message) + "</p>\n";
     }
-    const bool admin = ctx.role == ConsoleRole::Admin;
+    const bool admin = allowed(ctx.role, Permission::DecideReleases);
     if (!admin) {
         body += R"(<p class="notice">)" + L(ctx, "read_only") + "</p>\n";
     }

@@ -603,7 +603,7 @@ Response ConsoleServer::Impl::releases(Request& rq, bool is_api, const Session& 
     std::string json;
     if (!verb.empty()) {
         reason = verb == "approve" ? "console.release_approve" : "console.release_refuse";
-        if (s.role != ConsoleRole::Admin) {
+        if (!allowed(s.role, Permission::DecideReleases)) {
             return is_api ? json_error(403, "console.forbidden",
                                        "only admin users approve or refuse releases")
                           : make_response(403, "text/html; charset=utf-8",

@@ -21,6 +21,10 @@ std::string_view to_string(ConsoleRole r) noexcept {
     return r == ConsoleRole::Admin ? "admin" : "auditor";
 }
 
+bool allowed(ConsoleRole role, Permission p) noexcept {
+    return p == Permission::Read || role == ConsoleRole::Admin;
+}
+
 std::optional<ConsoleRole> parse_role(std::string_view s) noexcept {
     if (s == "auditor") {
         return ConsoleRole::Auditor;

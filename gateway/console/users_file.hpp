@@ -18,6 +18,14 @@ enum class ConsoleRole : std::uint8_t {
     Admin,   ///< also approves and refuses quarantine release requests
 };
 [[nodiscard]] std::string_view to_string(ConsoleRole r) noexcept;
+/// What a request wants to do.
+enum class Permission : std::uint8_t {
+    Read,           ///< search, story, report, verify, the list of release requests
+    DecideReleases, ///< approve or refuse a release request
+};
+/// Whether `role` may do `p`: auditors read, admins also decide releases. Pure.
+[[nodiscard]] bool allowed(ConsoleRole role, Permission p) noexcept;
+
 /// "auditor" or "admin"; nullopt otherwise.
 [[nodiscard]] std::optional<ConsoleRole> parse_role(std::string_view s) noexcept;
 
