@@ -37,7 +37,8 @@ filters::Result<UsersFile> Authenticator::users_locked() {
     struct stat st {};
     if (::stat(options_.users_path.c_str(), &st) == 0 && users_ &&
         st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec == users_mtime_ns_ &&
-        st.st_size == users_size_ && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
+        st.st_size == users_size_ && static_cast<std::int64_t>(st.st_ino) == users_ino_ &&
+        (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
         return *users_;
     }
     auto f = UsersFile::load(options_.users_path);
@@ -48,6 +49,8 @@ filters::Result<UsersFile> Authenticator::users_locked() {
     users_ = *f;
     users_mtime_ns_ = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     users_size_ = st.st_size;
+    // `console user` replaces the file (rename): a new inode even within one mtime tick.
+    users_ino_ = static_cast<std::int64_t>(st.st_ino);
     return f;
 }
 
@@ -117,8 +120,10 @@ LoginOutcome Authenticator::login(const std::string& user, std::string_view pass
         }
     }
     // Outside the lock: Argon2 takes tens of milliseconds and 64 MiB.
+    hashing_.acquire();
     const bool ok = account ? verify_password(account->hash, password)
                             : (static_cast<void>(verify_password(dummy_hash_, password)), false);
+    hashing_.release();
     std::lock_guard lock(mutex_);
     const std::int64_t now = options_.now_ms();
     if (!ok) {
@@ -138,6 +143,7 @@ LoginOutcome Authenticator::login(const std::string& user, std::string_view pass
         auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](auto& x, auto& y) {
             return x.second.last_seen_ms < y.second.last_seen_ms;
         });
+        session_hash_.erase(oldest->first);
         sessions_.erase(oldest);
     }
     Session s;
@@ -153,6 +159,7 @@ LoginOutcome Authenticator::login(const std::string& user, std::string_view pass
         return out;
     }
     sessions_[s.id] = s;
+    session_hash_[s.id] = account->hash;
     out.result = LoginResult::Ok;
     out.session = std::move(s);
     return out;
@@ -172,7 +179,9 @@ std::optional<Session> Authenticator::session(const std::string& id) {
     auto file = users_locked();
     const ConsoleUser* u = file ? file->find(s.user) : nullptr;
     if (now - s.last_seen_ms >= options_.session_idle.count() ||
-        now - s.created_ms >= options_.session_max.count() || u == nullptr || u->role != s.role) {
+        now - s.created_ms >= options_.session_max.count() || u == nullptr || u->role != s.role ||
+        u->hash != session_hash_[id]) {
+        session_hash_.erase(id);
         sessions_.erase(it);
         return std::nullopt;
     }
@@ -182,6 +191,7 @@ std::optional<Session> Authenticator::session(const std::string& id) {
 
 void Authenticator::logout(const std::string& id) {
     std::lock_guard lock(mutex_);
+    session_hash_.erase(id);
     sessions_.erase(id);
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 
@@ -67,8 +68,8 @@ public:
                                      const std::string& client_addr);
 
     /// The session with this id, its idle time renewed; nullopt when unknown, idle too long,
-    /// older than session_max, or when its user was removed or changed role in the users file
-    /// (the session then ends).
+    /// older than session_max, or when its user was removed, changed role or got a new password
+    /// in the users file (the session then ends).
     [[nodiscard]] std::optional<Session> session(const std::string& id);
 
     /// Ends a session (no-op when unknown).
@@ -77,7 +78,7 @@ public:
     /// Whether `token` is the session's CSRF token (constant time).
     [[nodiscard]] static bool csrf_ok(const Session& s, std::string_view token) noexcept;
 
-    /// The users file now in force (re-read when its size or time changed). Errors as
+    /// The users file now in force (re-read when its size, time or inode changed). Errors as
     /// UsersFile::load.
     [[nodiscard]] filters::Result<UsersFile> users();
 
@@ -100,8 +101,13 @@ private:
     std::optional<UsersFile> users_;
     std::int64_t users_mtime_ns_ = -1;
     std::int64_t users_size_ = -1;
+    std::int64_t users_ino_ = -1;
     std::map<std::string, Failures> failures_; ///< "user:NAME" / "addr:ADDR"
     std::map<std::string, Session> sessions_;
+    std::map<std::string, std::string> session_hash_; ///< id -> the password hash at login
+    /// At most two Argon2 verifications at once (64 MiB each): a login flood queues instead of
+    /// taking the machine's memory.
+    std::counting_semaphore<2> hashing_{2};
 };
 
 /// 32 random bytes (libsodium randombytes) as 64 lower-case hex digits.

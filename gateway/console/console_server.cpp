@@ -840,8 +840,7 @@ Response ConsoleServer::Impl::html(Request& rq, const Session& s, std::optional<
         a.reason = "console.report";
         if (rq.method != "GET") {
             r = wrong_method("GET");
-        } else if (param_of(params, "month").empty() && params.size() <= 1 &&
-                   (params.empty() || params.front().first == "month")) {
+        } else if (param_of(params, "month").empty()) {
             const TimeZone tz = TimeZone::tokyo();
             const std::string now = tz.format(options.now_ms ? options.now_ms() : system_now_ms());
             r.body = report_form_page(ctx, now.substr(0, 7), "");

@@ -144,6 +144,14 @@ TEST_CASE("console auth: sessions end when idle, when too old, and when the user
     users->put({"carol", ConsoleRole::Auditor, users->find("bob")->hash}, false);
     REQUIRE(users->save(fx.path));
     CHECK_FALSE(fx.auth->session(c->id)); // role changed: log in again
+
+    auto d = fx.auth->login("carol", "pw-bob", "192.0.2.1").session;
+    REQUIRE(d);
+    CHECK(fx.auth->session(d->id));
+    users = UsersFile::load(fx.path);
+    users->put({"carol", ConsoleRole::Auditor, *hash_password("new-pw", fast)}, true);
+    REQUIRE(users->save(fx.path));
+    CHECK_FALSE(fx.auth->session(d->id)); // new password: log in again
 }
 
 TEST_CASE("console auth: an insecure users file stops logins") {
