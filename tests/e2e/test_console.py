@@ -125,6 +125,7 @@ class Serve:
             raise AssertionError(f"serve exited {self.proc.returncode}: {self.log.read_text()}")
 
     def stop(self):
+        """SIGTERM; serve must exit 0 (a sanitizer report or a crash would not)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -132,6 +133,9 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                raise AssertionError(f"serve did not stop on SIGTERM: {self.log.read_text()}")
+        if self.proc and self.proc.returncode != 0:
+            raise AssertionError(f"serve exited {self.proc.returncode}: {self.log.read_text()}")
 
 
 def config_text(state: Path, port: int, extra: str = "") -> str:
