@@ -215,6 +215,12 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
                   gw.error().detail);
         return 1;
     }
+    // Policy changes are audited: the config this worker runs with, and every reload.
+    if (auto rec = gateway::record_config_load((*gw)->audit(), *cfg, "milter.start", ""); !rec) {
+        log::line(log::Level::Critical, "-: milter: cannot audit the config load: {} {}",
+                  rec.error().what, rec.error().detail);
+        return 1;
+    }
     milter::Service service;
     service.gateway = gw->get();
     milter::install_service(&service);
@@ -233,6 +239,14 @@ int run_worker(const Options& opt, std::shared_ptr<const gateway::Config> cfg) {
                 }
                 auto copy = std::make_shared<gateway::Config>(**fresh);
                 copy->state_dir = cfg->state_dir; // the open stores stay where they are
+                // A policy change that cannot be audited is not applied.
+                if (auto rec = gateway::record_config_load(service.gateway->audit(), *copy,
+                                                           "milter.reload", "SIGHUP");
+                    !rec) {
+                    log::error("-: config: reload refused: cannot audit it: {} {}",
+                               rec.error().what, rec.error().detail);
+                    continue;
+                }
                 if (auto swapped = service.gateway->replace_config(copy); !swapped) {
                     log::error("-: config: antivirus engine not rebuilt: {} {} (the running "
                                "engine stays)",

@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -17,6 +21,8 @@
 #pragma GCC diagnostic ignored "-Wshadow"
 #pragma GCC diagnostic ignored "-Woverloaded-virtual"
 #include <Poco/AutoPtr.h>
+#include <Poco/Data/PostgreSQL/PostgreSQLException.h>
+#include <Poco/Data/PostgreSQL/SessionImpl.h>
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/SessionImpl.h>
 #include <Poco/Data/Session.h>
@@ -44,7 +50,7 @@ using Poco::Data::Keywords::useRef;
 // Schema and migrations. Each migration runs once, in order, inside the transaction that records
 // it in schema_version. Never edit a released migration: add the next one (docs/audit.md).
 
-constexpr std::array migration_1{
+constexpr std::array migration_1_sqlite{
     std::string_view{R"sql(
 CREATE TABLE messages (
     seq             INTEGER PRIMARY KEY,
@@ -106,14 +112,85 @@ CREATE TABLE events (
     std::string_view{"CREATE INDEX events_rule ON events(rule)"},
 };
 
+constexpr std::array migration_1_postgresql{
+    std::string_view{R"sql(
+CREATE TABLE messages (
+    seq             BIGINT PRIMARY KEY,
+    audit_id        TEXT    NOT NULL UNIQUE,
+    time_unix_ms    BIGINT  NOT NULL,
+    direction       TEXT    NOT NULL,
+    client_addr     TEXT    NOT NULL,
+    helo            TEXT    NOT NULL,
+    queue_id        TEXT    NOT NULL,
+    mail_from       TEXT    NOT NULL,
+    rcpt_to         TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    from_header     TEXT    NOT NULL,
+    size_in         BIGINT  NOT NULL,
+    size_out        BIGINT  NOT NULL,
+    sha256_in       TEXT    NOT NULL,
+    sha256_out      TEXT    NOT NULL,
+    verdict         TEXT    NOT NULL,
+    action          TEXT    NOT NULL,
+    reason          TEXT    NOT NULL,
+    ruleset_version TEXT    NOT NULL,
+    quarantine_id   TEXT    NOT NULL,
+    duration_us     BIGINT  NOT NULL,
+    event_count     BIGINT  NOT NULL,
+    prev_hash       TEXT    NOT NULL,
+    row_hash        TEXT    NOT NULL
+))sql"},
+    std::string_view{R"sql(
+CREATE TABLE events (
+    seq           BIGINT PRIMARY KEY,
+    message_seq   BIGINT  NOT NULL REFERENCES messages(seq),
+    idx           BIGINT  NOT NULL,
+    part_path     TEXT    NOT NULL,
+    filename      TEXT    NOT NULL,
+    declared_type TEXT    NOT NULL,
+    detected_type TEXT    NOT NULL,
+    size          BIGINT  NOT NULL,
+    sha256_before TEXT    NOT NULL,
+    sha256_after  TEXT    NOT NULL,
+    filter        TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    rule          TEXT    NOT NULL,
+    reason        TEXT    NOT NULL,
+    detail        TEXT    NOT NULL,
+    duration_us   BIGINT  NOT NULL,
+    prev_hash     TEXT    NOT NULL,
+    row_hash      TEXT    NOT NULL,
+    UNIQUE (message_seq, idx)
+))sql"},
+    std::string_view{"CREATE INDEX messages_time ON messages(time_unix_ms)"},
+    std::string_view{"CREATE INDEX messages_message_id ON messages(message_id)"},
+    std::string_view{"CREATE INDEX messages_mail_from ON messages(lower(mail_from))"},
+    std::string_view{"CREATE INDEX messages_sha256_in ON messages(sha256_in)"},
+    std::string_view{"CREATE INDEX messages_sha256_out ON messages(sha256_out)"},
+    std::string_view{"CREATE INDEX messages_quarantine_id ON messages(quarantine_id)"},
+    std::string_view{"CREATE INDEX events_sha256_before ON events(sha256_before)"},
+    std::string_view{"CREATE INDEX events_sha256_after ON events(sha256_after)"},
+    std::string_view{"CREATE INDEX events_rule ON events(rule)"},
+};
+
+// Version 2: the indexes behind `audit query --filter` and the lookup of retention checkpoints
+// and reports by verdict. Same SQL in both dialects.
+constexpr std::array migration_2{
+    std::string_view{"CREATE INDEX events_filter ON events(filter)"},
+    std::string_view{"CREATE INDEX messages_verdict ON messages(verdict)"},
+};
+
 struct Migration {
     int version;
     std::string_view description;
-    std::span<const std::string_view> statements;
+    std::span<const std::string_view> sqlite;
+    std::span<const std::string_view> postgresql;
 };
 
 constexpr std::array migrations{
-    Migration{1, "messages and events, hash-chained", migration_1},
+    Migration{1, "messages and events, hash-chained", migration_1_sqlite, migration_1_postgresql},
+    Migration{2, "indexes on events.filter and messages.verdict", migration_2, migration_2},
 };
 static_assert(migrations.back().version == audit_schema_version,
               "audit_schema_version must name the last migration");
@@ -134,16 +211,46 @@ constexpr std::string_view event_columns =
 
 ErrorCode classify(const Poco::Exception& e) {
     namespace sq = Poco::Data::SQLite;
+    namespace pg = Poco::Data::PostgreSQL;
     if (dynamic_cast<const sq::DBLockedException*>(&e) != nullptr ||
         dynamic_cast<const sq::TableLockedException*>(&e) != nullptr ||
         dynamic_cast<const sq::IOErrorException*>(&e) != nullptr ||
         dynamic_cast<const sq::DatabaseFullException*>(&e) != nullptr ||
         dynamic_cast<const sq::NoMemoryException*>(&e) != nullptr ||
-        dynamic_cast<const sq::LockProtocolException*>(&e) != nullptr) {
+        dynamic_cast<const sq::LockProtocolException*>(&e) != nullptr ||
+        // The server is unreachable, restarting or dropped the connection: try again later.
+        dynamic_cast<const pg::ConnectionException*>(&e) != nullptr) {
         return ErrorCode::Transient;
     }
     return ErrorCode::Internal;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dialects. The SQL below is written with `?` placeholders (SQLite's); PostgreSQL's connector
+// wants `$1, $2, ...`. No statement here has a `?` inside a string literal.
+
+enum class Dialect : std::uint8_t { SQLite, PostgreSQL };
+
+std::string sql_for(Dialect d, std::string_view sql) {
+    if (d == Dialect::SQLite) {
+        return std::string(sql);
+    }
+    std::string out;
+    out.reserve(sql.size() + 16);
+    int n = 0;
+    for (const char c : sql) {
+        if (c == '?') {
+            out += '$' + std::to_string(++n);
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// Key of the transaction-scoped advisory lock that serializes appends in PostgreSQL (any
+/// constant shared by every writer; "mugaika" in ASCII, truncated).
+constexpr std::string_view pg_append_lock = "SELECT pg_advisory_xact_lock(7887331985828939)";
 
 // ---------------------------------------------------------------------------------------------
 // Sessions
@@ -151,10 +258,20 @@ ErrorCode classify(const Poco::Exception& e) {
 /// Poco retries a failing sqlite3_open_v2 until its "login timeout" (default 60 s) runs out;
 /// opening a local file either works at once or not at all, so give it the minimum.
 constexpr std::size_t open_retry_seconds = 1;
+/// libpq connect timeout when the connection string sets none.
+constexpr std::size_t pg_connect_seconds = 10;
 
 Session open_session(const std::string& uri) {
     return Session(Poco::AutoPtr<Poco::Data::SessionImpl>(
         new Poco::Data::SQLite::SessionImpl(uri, open_retry_seconds)));
+}
+
+Session open_pg_session(const std::string& conninfo) {
+    Session s(Poco::AutoPtr<Poco::Data::SessionImpl>(
+        new Poco::Data::PostgreSQL::SessionImpl(conninfo, pg_connect_seconds)));
+    // NOTICEs (e.g. "relation already exists, skipping") would go to stderr.
+    s << "SET client_min_messages = warning", now;
+    return s;
 }
 
 /// A read-only SQLite URI for `path`; '%', '?' and '#' are the characters URI parsing would
@@ -190,10 +307,24 @@ void rollback_quietly(Session& s) noexcept {
     }
 }
 
-Session open_reader(const std::string& ro_uri, std::chrono::milliseconds busy_timeout) {
-    Session s = open_session(ro_uri);
-    set_busy_timeout(s, busy_timeout);
-    return s;
+/// Starts the transaction that appends: no other writer, in this process or another (or, for
+/// PostgreSQL, on another host), can append between our read of the head and our commit.
+void begin_append(Session& s, Dialect d) {
+    if (d == Dialect::SQLite) {
+        s << "BEGIN IMMEDIATE", now; // takes SQLite's write lock at once
+        return;
+    }
+    s << "BEGIN", now;
+    s << std::string(pg_append_lock), now;
+}
+
+/// Starts a read transaction on one consistent snapshot.
+void begin_snapshot(Session& s, Dialect d) {
+    if (d == Dialect::SQLite) {
+        s << "BEGIN", now;
+    } else {
+        s << "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", now;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,10 +489,10 @@ ChainHead read_head(Session& s) {
     return {seqs.front(), hashes.front()};
 }
 
-/// Inserts the chained rows; the caller holds the write transaction.
-void write_rows(Session& s, const AuditMessage& m, const std::string& rcpt_json) {
-    const ChainHead head = read_head(s);
-
+/// Inserts the chained rows after `head`; the caller holds the append transaction. Returns the
+/// new head.
+ChainHead write_rows(Session& s, Dialect d, const AuditMessage& m, const std::string& rcpt_json,
+                     const ChainHead& head) {
     Poco::Int64 seq = head.seq + 1;
     Poco::Int64 time_unix_ms = m.time_unix_ms;
     auto size_in = static_cast<Poco::Int64>(m.size_in);
@@ -371,8 +502,8 @@ void write_rows(Session& s, const AuditMessage& m, const std::string& rcpt_json)
     std::string prev_hash = head.hash;
     std::string row_hash = audit_message_row_hash(m, rcpt_json, seq, event_count, prev_hash);
 
-    s << "INSERT INTO messages (" + std::string(message_columns) +
-             ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    s << sql_for(d, "INSERT INTO messages (" + std::string(message_columns) +
+                        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
         use(seq), useRef(m.audit_id), use(time_unix_ms), useRef(m.direction), useRef(m.client_addr),
         useRef(m.helo), useRef(m.queue_id), useRef(m.mail_from), useRef(rcpt_json),
         useRef(m.message_id), useRef(m.subject), useRef(m.from_header), use(size_in), use(size_out),
@@ -381,7 +512,7 @@ void write_rows(Session& s, const AuditMessage& m, const std::string& rcpt_json)
         use(event_count), use(prev_hash), use(row_hash), now;
 
     if (m.events.empty()) {
-        return;
+        return {seq, row_hash};
     }
     // One prepared statement, re-executed with the bound buffers refilled per event.
     Poco::Int64 message_seq = seq;
@@ -390,8 +521,8 @@ void write_rows(Session& s, const AuditMessage& m, const std::string& rcpt_json)
     Poco::Int64 size = 0;
     Poco::Int64 ev_duration = 0;
     Statement ins(s);
-    ins << "INSERT INTO events (" + std::string(event_columns) +
-               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    ins << sql_for(d, "INSERT INTO events (" + std::string(event_columns) +
+                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
         use(seq), use(message_seq), use(idx), use(cur.part_path), use(cur.filename),
         use(cur.declared_type), use(cur.detected_type), use(size), use(cur.sha256_before),
         use(cur.sha256_after), use(cur.filter), use(cur.action), use(cur.rule), use(cur.reason),
@@ -406,6 +537,7 @@ void write_rows(Session& s, const AuditMessage& m, const std::string& rcpt_json)
         row_hash = audit_event_row_hash(cur, seq, message_seq, idx, prev_hash);
         ins.execute();
     }
+    return {seq, row_hash};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,6 +583,10 @@ std::string like_escape(std::string_view s) {
 /// Poco binds stay valid until execution.
 class QueryBuilder {
 public:
+    explicit QueryBuilder(Dialect d) : d_(d) {}
+
+    [[nodiscard]] Dialect dialect() const { return d_; }
+
     void text(std::string v) {
         order_.emplace_back(true, texts_.size());
         texts_.push_back(std::move(v));
@@ -471,14 +607,20 @@ public:
             where("(" + c + " LIKE ? ESCAPE '\\' OR " + c + " LIKE ? ESCAPE '\\')");
             text("%@" + like_escape(f.value));
             text("%@" + like_escape(f.value) + ">");
-        } else {
+        } else if (d_ == Dialect::SQLite) {
             where("(" + c + " = ? COLLATE NOCASE OR " + c + " = ? COLLATE NOCASE)");
+            text(f.value);
+            text("<" + f.value + ">");
+        } else {
+            // lower() on both sides; messages_mail_from is an index on lower(mail_from).
+            where("(lower(" + c + ") = lower(?) OR lower(" + c + ") = lower(?))");
             text(f.value);
             text("<" + f.value + ">");
         }
     }
 
     std::string& sql() { return sql_; }
+    [[nodiscard]] std::string final_sql() const { return sql_for(d_, sql_); }
 
     void bind(Statement& st) {
         for (const auto& [is_text, i] : order_) {
@@ -491,6 +633,7 @@ public:
     }
 
 private:
+    Dialect d_;
     std::string sql_;
     std::vector<std::pair<bool, std::size_t>> order_;
     std::deque<std::string> texts_;
@@ -520,7 +663,20 @@ void build_where(QueryBuilder& b, const AuditQuery& q) {
     }
     if (!q.recipient.empty()) {
         const auto f = parse_address_filter(q.recipient);
-        if (f.domain) {
+        if (b.dialect() == Dialect::PostgreSQL) {
+            // rcpt_to is a JSON array in a TEXT column (hashed byte for byte).
+            const std::string each = "EXISTS (SELECT 1 FROM json_array_elements_text(CAST("
+                                     "m.rcpt_to AS json)) AS r(value) WHERE ";
+            if (f.domain) {
+                b.where(each + "r.value LIKE ? ESCAPE '\\' OR r.value LIKE ? ESCAPE '\\')");
+                b.text("%@" + like_escape(f.value));
+                b.text("%@" + like_escape(f.value) + ">");
+            } else {
+                b.where(each + "lower(r.value) = lower(?) OR lower(r.value) = lower(?))");
+                b.text(f.value);
+                b.text("<" + f.value + ">");
+            }
+        } else if (f.domain) {
             b.where("EXISTS (SELECT 1 FROM json_each(m.rcpt_to) r WHERE r.value LIKE ? ESCAPE "
                     "'\\' OR r.value LIKE ? ESCAPE '\\')");
             b.text("%@" + like_escape(f.value));
@@ -562,8 +718,14 @@ void build_where(QueryBuilder& b, const AuditQuery& q) {
         b.where("m.seq IN (SELECT message_seq FROM events WHERE rule = ?)");
         b.text(q.rule);
     }
+    if (!q.filter.empty()) {
+        b.where("m.seq IN (SELECT message_seq FROM events WHERE filter = ?)");
+        b.text(q.filter);
+    }
     if (!q.filename.empty()) {
-        b.where("m.seq IN (SELECT message_seq FROM events WHERE instr(filename, ?) > 0)");
+        b.where(b.dialect() == Dialect::SQLite
+                    ? "m.seq IN (SELECT message_seq FROM events WHERE instr(filename, ?) > 0)"
+                    : "m.seq IN (SELECT message_seq FROM events WHERE strpos(filename, ?) > 0)");
         b.text(q.filename);
     }
     if (!q.sha256.empty()) {
@@ -590,8 +752,13 @@ Poco::Int64 clamp_to_int64(std::size_t v) {
 /// Walks rows in seq order and stops at the first problem.
 class ChainWalker {
 public:
-    explicit ChainWalker(VerifyReport& r) : r_(r) {
-        r_.head_hash = std::string(audit_genesis_hash);
+    /// Starts at `start_seq`, whose prev_hash must be `start_hash` (seq 1 and the genesis hash,
+    /// or the row after a retention checkpoint). `seals`: seq -> hash that those rows must have.
+    ChainWalker(VerifyReport& r, Poco::Int64 start_seq, std::string start_hash,
+                std::map<Poco::Int64, std::string> seals)
+        : r_(r), expected_(start_seq), seals_(std::move(seals)) {
+        r_.head_hash = std::move(start_hash);
+        r_.start_seq = start_seq;
     }
 
     [[nodiscard]] bool failed() const { return !r_.ok; }
@@ -650,6 +817,13 @@ public:
         if (r_.ok) {
             (void)events_complete();
         }
+        if (r_.ok && !seals_.empty()) {
+            // Every seal at or below the head was checked in good(); one beyond it means rows
+            // after the sealed head were cut off.
+            const auto& [seq, hash] = *seals_.begin();
+            bad(seq, "seal: seq " + std::to_string(seq) + " is beyond the head " +
+                         std::to_string(r_.head_seq) + ": rows were cut off");
+        }
     }
 
 private:
@@ -678,6 +852,14 @@ private:
     }
 
     void good(Poco::Int64 seq, const std::string& hash) {
+        if (const auto it = seals_.find(seq); it != seals_.end()) {
+            if (it->second != hash) {
+                return bad(seq, "seal: seq " + std::to_string(seq) +
+                                    " has another hash than the seal: the chain was rewritten");
+            }
+            ++r_.seals_checked;
+            seals_.erase(it);
+        }
         ++r_.rows_checked;
         r_.head_seq = seq;
         r_.head_hash = hash;
@@ -692,6 +874,7 @@ private:
 
     VerifyReport& r_;
     Poco::Int64 expected_ = 1;
+    std::map<Poco::Int64, std::string> seals_;
     Poco::Int64 msg_seq_ = 0;
     Poco::Int64 msg_events_ = 0;
     Poco::Int64 seen_events_ = 0;
@@ -699,19 +882,178 @@ private:
 
 constexpr Poco::Int64 verify_window = 4096;
 
+std::int64_t now_unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// "CP-YYYYMMDD-HHMMSS-xxxxxxxx" (UTC, 8 random hex digits), like the gateway's mail ids.
+std::string checkpoint_id(std::int64_t unix_ms) {
+    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::array<char, 32> buf{};
+    (void)std::strftime(buf.data(), buf.size(), "CP-%Y%m%d-%H%M%S-", &tm);
+    std::random_device rd;
+    std::array<char, 9> hex{};
+    (void)std::snprintf(hex.data(), hex.size(), "%08x", static_cast<unsigned>(rd()));
+    return std::string(buf.data()) + hex.data();
+}
+
+/// The value of `key=` in a detail string written by apply_retention (no quoting there).
+std::string detail_value(std::string_view detail, std::string_view key) {
+    std::size_t pos = 0;
+    while (pos < detail.size()) {
+        std::size_t end = detail.find(' ', pos);
+        if (end == std::string_view::npos) {
+            end = detail.size();
+        }
+        const std::string_view token = detail.substr(pos, end - pos);
+        if (token.size() > key.size() && token.substr(0, key.size()) == key &&
+            token[key.size()] == '=') {
+            return std::string(token.substr(key.size() + 1));
+        }
+        pos = end + 1;
+    }
+    return {};
+}
+
+std::optional<Poco::Int64> to_int64(const std::string& s) {
+    if (s.empty() || s.size() > 18 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    return std::stoll(s);
+}
+
+bool is_hex64(std::string_view h) {
+    return h.size() == 64 && std::all_of(h.begin(), h.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+/// Migrates `s` to audit_schema_version inside one append transaction. Returns the version.
+filters::Result<int> migrate(Session& s, Dialect d, const std::string& where) {
+    begin_append(s, d);
+    Poco::Int64 version = 0;
+    try {
+        s << std::string(d == Dialect::SQLite
+                             ? "CREATE TABLE IF NOT EXISTS schema_version ("
+                               "version INTEGER PRIMARY KEY, applied_unix_ms INTEGER NOT NULL, "
+                               "description TEXT NOT NULL)"
+                             : "CREATE TABLE IF NOT EXISTS schema_version ("
+                               "version BIGINT PRIMARY KEY, applied_unix_ms BIGINT NOT NULL, "
+                               "description TEXT NOT NULL)"),
+            now;
+        s << "SELECT coalesce(max(version), 0) FROM schema_version", into(version), now;
+        if (version > audit_schema_version) {
+            rollback_quietly(s);
+            return fail(ErrorCode::Unsupported, "audit.schema_too_new",
+                        where + ": schema version " + std::to_string(version) +
+                            " is newer than this build supports (" +
+                            std::to_string(audit_schema_version) + "); upgrade mugaika");
+        }
+        for (const Migration& mig : migrations) {
+            if (mig.version <= version) {
+                continue;
+            }
+            for (const std::string_view sql : d == Dialect::SQLite ? mig.sqlite : mig.postgresql) {
+                s << std::string(sql), now;
+            }
+            Poco::Int64 v = mig.version;
+            Poco::Int64 applied = now_unix_ms();
+            std::string description(mig.description);
+            s << sql_for(d, "INSERT INTO schema_version (version, applied_unix_ms, description) "
+                            "VALUES (?, ?, ?)"),
+                use(v), use(applied), use(description), now;
+            version = v;
+        }
+        s << "COMMIT", now;
+    } catch (...) {
+        rollback_quietly(s);
+        throw;
+    }
+    return static_cast<int>(version);
+}
+
+/// Reads the message and event rows with lo < seq <= hi, in seq order.
+void read_window(Session& s, Dialect d, Poco::Int64 lo, Poco::Int64 hi, MessageColumns& mc,
+                 EventColumns& ec) {
+    Statement mst(s);
+    mst << sql_for(d, "SELECT " + std::string(message_columns) +
+                          " FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq"),
+        use(lo), use(hi);
+    mc.extract_into(mst);
+    mst.execute();
+    Statement est(s);
+    est << sql_for(d, "SELECT " + std::string(event_columns) +
+                          " FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"),
+        use(lo), use(hi);
+    ec.extract_into(est);
+    est.execute();
+}
+
+/// The smallest and largest seq over both tables (1 and 0 for an empty store).
+std::pair<Poco::Int64, Poco::Int64> seq_range(Session& s, Dialect d) {
+    Poco::Int64 min_seq = 0;
+    Poco::Int64 max_seq = 0;
+    const char* least = d == Dialect::SQLite ? "min" : "least";
+    const char* greatest = d == Dialect::SQLite ? "max" : "greatest";
+    s << std::string("SELECT ") + least +
+             "(coalesce((SELECT min(seq) FROM messages), 1), "
+             "coalesce((SELECT min(seq) FROM events), 1)), " +
+             greatest +
+             "(coalesce((SELECT max(seq) FROM messages), 0), "
+             "coalesce((SELECT max(seq) FROM events), 0))",
+        into(min_seq), into(max_seq), now;
+    return {min_seq, max_seq};
+}
+
+/// The row_hash of the row with this seq ("" if there is none).
+std::string hash_of(Session& s, Dialect d, Poco::Int64 seq) {
+    std::vector<std::string> hashes;
+    s << sql_for(d, "SELECT row_hash FROM messages WHERE seq = ? "
+                    "UNION ALL SELECT row_hash FROM events WHERE seq = ?"),
+        into(hashes), use(seq), use(seq), now;
+    return hashes.empty() ? std::string() : hashes.front();
+}
+
 } // namespace
 
 // -------------------------------------------------------------------------------------------------
 
 struct AuditStore::Impl {
-    Impl(std::string ro, AuditStoreOptions opts, int ver, Session w)
-        : ro_uri(std::move(ro)), options(opts), version(ver), writer(std::move(w)) {}
+    Impl(Dialect d, std::string t, AuditStoreOptions opts, int ver, Session w)
+        : dialect(d), target(std::move(t)), options(opts), version(ver), writer(std::move(w)) {}
 
-    std::string ro_uri;
+    /// A new connection for one read (SQLite: read-only; WAL lets it run beside the writer).
+    [[nodiscard]] Session reader() const {
+        if (dialect == Dialect::SQLite) {
+            Session s = open_session(read_only_uri(target));
+            set_busy_timeout(s, options.busy_timeout);
+            return s;
+        }
+        return open_pg_session(target);
+    }
+
+    /// The writer, reconnected first when the server dropped the last one. Caller holds the
+    /// write mutex.
+    Session& live_writer() {
+        if (dialect == Dialect::PostgreSQL && writer_broken) {
+            writer = open_pg_session(target);
+            writer_broken = false;
+        }
+        return writer;
+    }
+
+    Dialect dialect;
+    std::string target; ///< SQLite path or PostgreSQL connection string
     AuditStoreOptions options;
     int version = 0;
-    std::mutex write_mutex; // guards writer
+    std::mutex write_mutex; // guards writer and writer_broken
     Session writer;
+    bool writer_broken = false;
 };
 
 AuditStore::AuditStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -720,6 +1062,10 @@ AuditStore::~AuditStore() = default;
 
 int AuditStore::schema_version() const {
     return impl_->version;
+}
+
+AuditBackend AuditStore::backend() const noexcept {
+    return impl_->dialect == Dialect::SQLite ? AuditBackend::SQLite : AuditBackend::PostgreSQL;
 }
 
 Result<std::unique_ptr<AuditStore>> AuditStore::open_sqlite(const std::string& path,
@@ -742,46 +1088,11 @@ Result<std::unique_ptr<AuditStore>> AuditStore::open_sqlite(const std::string& p
         // FULL: a committed record survives power loss, not just a process crash.
         s << "PRAGMA synchronous = FULL", now;
         s << "PRAGMA foreign_keys = ON", now;
-
-        s << "BEGIN IMMEDIATE", now;
-        Poco::Int64 version = 0;
-        try {
-            s << "CREATE TABLE IF NOT EXISTS schema_version ("
-                 "version INTEGER PRIMARY KEY, applied_unix_ms INTEGER NOT NULL, "
-                 "description TEXT NOT NULL)",
-                now;
-            s << "SELECT coalesce(max(version), 0) FROM schema_version", into(version), now;
-            if (version > audit_schema_version) {
-                rollback_quietly(s);
-                return fail(ErrorCode::Unsupported, "audit.schema_too_new",
-                            "path=" + path + ": schema version " + std::to_string(version) +
-                                " is newer than this build supports (" +
-                                std::to_string(audit_schema_version) + "); upgrade mugaika");
-            }
-            for (const Migration& mig : migrations) {
-                if (mig.version <= version) {
-                    continue;
-                }
-                for (const std::string_view sql : mig.statements) {
-                    s << std::string(sql), now;
-                }
-                Poco::Int64 v = mig.version;
-                Poco::Int64 applied = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count();
-                std::string description(mig.description);
-                s << "INSERT INTO schema_version (version, applied_unix_ms, description) "
-                     "VALUES (?, ?, ?)",
-                    use(v), use(applied), use(description), now;
-                version = v;
-            }
-            s << "COMMIT", now;
-        } catch (...) {
-            rollback_quietly(s);
-            throw;
+        auto version = migrate(s, Dialect::SQLite, "path=" + path);
+        if (!version) {
+            return tl::unexpected(version.error());
         }
-        auto impl = std::make_unique<Impl>(read_only_uri(path), options, static_cast<int>(version),
-                                           std::move(s));
+        auto impl = std::make_unique<Impl>(Dialect::SQLite, path, options, *version, std::move(s));
         return std::unique_ptr<AuditStore>(new AuditStore(std::move(impl)));
     } catch (const Poco::Exception& e) {
         return fail(classify(e), "audit.open_failed", "path=" + path + ": " + e.displayText());
@@ -790,55 +1101,127 @@ Result<std::unique_ptr<AuditStore>> AuditStore::open_sqlite(const std::string& p
     }
 }
 
-Result<void> AuditStore::record(const AuditMessage& in) {
-    constexpr auto max_size = static_cast<std::uint64_t>(std::numeric_limits<Poco::Int64>::max());
-    const bool sizes_ok = in.size_in <= max_size && in.size_out <= max_size &&
-                          std::all_of(in.events.begin(), in.events.end(),
-                                      [](const AuditEvent& e) { return e.size <= max_size; });
-    if (!sizes_ok) {
-        return fail(ErrorCode::Malformed, "audit.write_failed",
-                    "audit_id=" + in.audit_id + ": size above INT64_MAX");
+namespace {
+/// The connection string without a password, for messages.
+std::string conninfo_for_log(const std::string& conninfo) {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < conninfo.size()) {
+        std::size_t end = conninfo.find(' ', pos);
+        if (end == std::string::npos) {
+            end = conninfo.size();
+        }
+        const std::string token = conninfo.substr(pos, end - pos);
+        if (!token.empty()) {
+            out += out.empty() ? "" : " ";
+            out += token.rfind("password=", 0) == 0 ? std::string("password=***") : token;
+        }
+        pos = end + 1;
     }
+    return out;
+}
+} // namespace
+
+Result<std::unique_ptr<AuditStore>> AuditStore::open_postgresql(const std::string& conninfo,
+                                                                const AuditStoreOptions& options) {
+    const std::string where = "postgresql=\"" + conninfo_for_log(conninfo) + "\"";
     try {
-        const AuditMessage m = normalized(in);
-        const std::string rcpt_json = audit_rcpt_to_json(m.rcpt_to);
+        Session s = open_pg_session(conninfo);
+        // The same durability as SQLite's synchronous=FULL: COMMIT returns after the WAL flush
+        // on the server (PostgreSQL's default; set here so a server default cannot weaken it).
+        s << "SET synchronous_commit = on", now;
+        auto version = migrate(s, Dialect::PostgreSQL, where);
+        if (!version) {
+            return tl::unexpected(version.error());
+        }
+        auto impl =
+            std::make_unique<Impl>(Dialect::PostgreSQL, conninfo, options, *version, std::move(s));
+        return std::unique_ptr<AuditStore>(new AuditStore(std::move(impl)));
+    } catch (const Poco::Exception& e) {
+        return fail(classify(e), "audit.open_failed", where + ": " + e.displayText());
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::Internal, "audit.open_failed", where + ": " + e.what());
+    }
+}
+
+Result<void> AuditStore::record(const AuditMessage& in) {
+    return record_all(std::vector<AuditMessage>{in});
+}
+
+Result<void> AuditStore::record_all(const std::vector<AuditMessage>& ms) {
+    constexpr auto max_size = static_cast<std::uint64_t>(std::numeric_limits<Poco::Int64>::max());
+    const std::string first_id = ms.empty() ? std::string() : ms.front().audit_id;
+    for (const AuditMessage& in : ms) {
+        const bool sizes_ok = in.size_in <= max_size && in.size_out <= max_size &&
+                              std::all_of(in.events.begin(), in.events.end(),
+                                          [](const AuditEvent& e) { return e.size <= max_size; });
+        if (!sizes_ok) {
+            return fail(ErrorCode::Malformed, "audit.write_failed",
+                        "audit_id=" + in.audit_id + ": size above INT64_MAX");
+        }
+    }
+    if (ms.empty()) {
+        return {};
+    }
+    const Dialect d = impl_->dialect;
+    try {
+        std::vector<std::pair<AuditMessage, std::string>> rows;
+        rows.reserve(ms.size());
+        for (const AuditMessage& in : ms) {
+            AuditMessage m = normalized(in);
+            std::string rcpt_json = audit_rcpt_to_json(m.rcpt_to);
+            rows.emplace_back(std::move(m), std::move(rcpt_json));
+        }
         const std::lock_guard lock(impl_->write_mutex);
-        Session& s = impl_->writer;
-        // IMMEDIATE takes the write lock before the head is read: no other connection, in this
-        // process or another, can append between our read of the head and our commit.
-        s << "BEGIN IMMEDIATE", now;
         try {
-            write_rows(s, m, rcpt_json);
-            s << "COMMIT", now;
-        } catch (...) {
-            rollback_quietly(s);
+            Session& s = impl_->live_writer();
+            begin_append(s, d);
+            try {
+                ChainHead head = read_head(s);
+                for (const auto& [m, rcpt_json] : rows) {
+                    head = write_rows(s, d, m, rcpt_json, head);
+                }
+                s << "COMMIT", now;
+            } catch (...) {
+                rollback_quietly(s);
+                throw;
+            }
+        } catch (const Poco::Data::PostgreSQL::ConnectionException&) {
+            impl_->writer_broken = true; // reconnect on the next call
             throw;
         }
         return {};
     } catch (const Poco::Exception& e) {
         return fail(classify(e), "audit.write_failed",
-                    "audit_id=" + in.audit_id + ": " + e.displayText());
+                    "audit_id=" + first_id + ": " + e.displayText());
     } catch (const std::exception& e) {
         return fail(ErrorCode::Internal, "audit.write_failed",
-                    "audit_id=" + in.audit_id + ": " + e.what());
+                    "audit_id=" + first_id + ": " + e.what());
     }
 }
 
 Result<std::vector<AuditRow>> AuditStore::query(const AuditQuery& q) const {
+    const Dialect d = impl_->dialect;
     try {
-        Session s = open_reader(impl_->ro_uri, impl_->options.busy_timeout);
+        Session s = impl_->reader();
         // One snapshot for the messages and their events.
-        s << "BEGIN", now;
-        QueryBuilder b;
+        begin_snapshot(s, d);
+        QueryBuilder b(d);
         b.sql() = "SELECT " + std::string(message_columns) + " FROM messages m WHERE 1 = 1";
         build_where(b, q);
-        b.sql() += " ORDER BY m.time_unix_ms DESC, m.seq DESC LIMIT ? OFFSET ?";
-        b.integer(q.limit == 0 ? -1 : clamp_to_int64(q.limit));
+        if (q.limit == 0) {
+            b.sql() += d == Dialect::SQLite
+                           ? " ORDER BY m.time_unix_ms DESC, m.seq DESC LIMIT -1 OFFSET ?"
+                           : " ORDER BY m.time_unix_ms DESC, m.seq DESC LIMIT ALL OFFSET ?";
+        } else {
+            b.sql() += " ORDER BY m.time_unix_ms DESC, m.seq DESC LIMIT ? OFFSET ?";
+            b.integer(clamp_to_int64(q.limit));
+        }
         b.integer(clamp_to_int64(q.offset));
 
         MessageColumns mc;
         Statement st(s);
-        st << b.sql();
+        st << b.final_sql();
         b.bind(st);
         mc.extract_into(st);
         st.execute();
@@ -858,16 +1241,20 @@ Result<std::vector<AuditRow>> AuditStore::query(const AuditQuery& q) const {
             rows.push_back(std::move(row));
         }
         if (!rows.empty()) {
-            std::string seqs = "[";
+            std::string seqs;
             for (const auto& r : rows) {
-                seqs += (seqs.size() > 1 ? "," : "") + std::to_string(r.seq);
+                seqs += (seqs.empty() ? "" : ",") + std::to_string(r.seq);
             }
-            seqs += "]";
+            seqs = d == Dialect::SQLite ? "[" + seqs + "]" : "{" + seqs + "}";
             EventColumns ec;
             Statement est(s);
-            est << "SELECT " + std::string(event_columns) +
-                       " FROM events WHERE message_seq IN (SELECT value FROM json_each(?)) "
-                       "ORDER BY message_seq, idx",
+            est << sql_for(d, "SELECT " + std::string(event_columns) +
+                                  (d == Dialect::SQLite
+                                       ? " FROM events WHERE message_seq IN "
+                                         "(SELECT value FROM json_each(?)) "
+                                       : " FROM events WHERE message_seq = ANY(CAST(? AS "
+                                         "bigint[])) ") +
+                                  "ORDER BY message_seq, idx"),
                 use(seqs);
             ec.extract_into(est);
             est.execute();
@@ -888,39 +1275,73 @@ Result<std::vector<AuditRow>> AuditStore::query(const AuditQuery& q) const {
 }
 
 Result<VerifyReport> AuditStore::verify() const {
+    return verify(std::vector<AuditSeal>{});
+}
+
+Result<VerifyReport> AuditStore::verify(const std::vector<AuditSeal>& seals) const {
+    const Dialect d = impl_->dialect;
     try {
-        Session s = open_reader(impl_->ro_uri, impl_->options.busy_timeout);
-        s << "BEGIN", now; // one snapshot: writers may go on appending meanwhile
-        Poco::Int64 min_seq = 0;
-        Poco::Int64 max_seq = 0;
-        s << "SELECT min(coalesce((SELECT min(seq) FROM messages), 1), "
-             "coalesce((SELECT min(seq) FROM events), 1)), "
-             "max(coalesce((SELECT max(seq) FROM messages), 0), "
-             "coalesce((SELECT max(seq) FROM events), 0))",
-            into(min_seq), into(max_seq), now;
+        Session s = impl_->reader();
+        begin_snapshot(s, d); // one snapshot: writers may go on appending meanwhile
+        const auto [min_seq, max_seq] = seq_range(s, d);
 
         VerifyReport report;
-        ChainWalker walker(report);
+        // Where the retained chain starts: seq 1, or right after the newest retention checkpoint
+        // whose through_seq is the row before the first one still stored.
+        Poco::Int64 start_seq = 1;
+        std::string start_hash(audit_genesis_hash);
+        if (min_seq > 1) {
+            std::vector<Poco::Int64> cp_seqs;
+            std::vector<std::string> details;
+            s << "SELECT m.seq, e.detail FROM messages m JOIN events e ON e.message_seq = m.seq "
+                 "WHERE m.verdict = 'checkpoint' AND m.reason = 'audit.retention' "
+                 "AND e.filter = 'audit' ORDER BY m.seq DESC",
+                into(cp_seqs), into(details), now;
+            for (std::size_t i = 0; i < cp_seqs.size(); ++i) {
+                const auto through = to_int64(detail_value(details[i], "through_seq"));
+                const std::string hash = detail_value(details[i], "through_hash");
+                if (through && *through == min_seq - 1 && is_hex64(hash) && cp_seqs[i] > *through) {
+                    start_seq = min_seq;
+                    start_hash = hash;
+                    report.checkpoint_seq = cp_seqs[i];
+                    break;
+                }
+            }
+        }
+
+        // Seals before the retained chain can be checked only against the checkpoint itself.
+        std::map<Poco::Int64, std::string> pending;
+        std::int64_t early_checked = 0;
+        std::optional<std::pair<Poco::Int64, std::string>> early_problem;
+        for (const AuditSeal& seal : seals) {
+            if (seal.seq >= start_seq) {
+                pending.emplace(seal.seq, seal.hash);
+            } else if (seal.seq == start_seq - 1 && start_seq > 1) {
+                if (seal.hash == start_hash) {
+                    ++early_checked;
+                } else if (!early_problem) {
+                    early_problem.emplace(seal.seq, "seal: seq " + std::to_string(seal.seq) +
+                                                        " has another hash than the retention "
+                                                        "checkpoint records");
+                }
+            } else if (!early_problem && seal.seq >= 1) {
+                early_problem.emplace(seal.seq, "seal: seq " + std::to_string(seal.seq) +
+                                                    " was removed by retention (rows up to " +
+                                                    std::to_string(start_seq - 1) +
+                                                    "); check a newer seal");
+            }
+        }
+
+        ChainWalker walker(report, start_seq, start_hash, std::move(pending));
         if (min_seq < 1) {
             walker.invalid(min_seq); // a row outside the chain that query() would still show
         }
-        for (Poco::Int64 lo = 0; lo < max_seq && !walker.failed(); lo += verify_window) {
+        for (Poco::Int64 lo = start_seq - 1; lo < max_seq && !walker.failed();
+             lo += verify_window) {
             Poco::Int64 hi = std::min(max_seq, lo + verify_window);
             MessageColumns mc;
-            Statement mst(s);
-            mst << "SELECT " + std::string(message_columns) +
-                       " FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq",
-                use(lo), use(hi);
-            mc.extract_into(mst);
-            mst.execute();
             EventColumns ec;
-            Statement est(s);
-            est << "SELECT " + std::string(event_columns) +
-                       " FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
-                use(lo), use(hi);
-            ec.extract_into(est);
-            est.execute();
-
+            read_window(s, d, lo, hi, mc, ec);
             std::size_t i = 0;
             std::size_t j = 0;
             while ((i < mc.rows() || j < ec.rows()) && !walker.failed()) {
@@ -936,12 +1357,211 @@ Result<VerifyReport> AuditStore::verify() const {
         }
         walker.finish();
         rollback_quietly(s);
+        report.seals_checked += early_checked;
+        if (report.ok && early_problem) {
+            report.ok = false;
+            report.first_bad_seq = early_problem->first;
+            report.problem = early_problem->second;
+        }
         return report;
     } catch (const Poco::Exception& e) {
         return fail(classify(e), "audit.query_failed", e.displayText());
     } catch (const std::exception& e) {
         return fail(ErrorCode::Internal, "audit.query_failed", e.what());
     }
+}
+
+Result<AuditSeal> AuditStore::head() const {
+    try {
+        Session s = impl_->reader();
+        const ChainHead h = read_head(s);
+        return AuditSeal{h.seq, h.hash, now_unix_ms()};
+    } catch (const Poco::Exception& e) {
+        return fail(classify(e), "audit.query_failed", e.displayText());
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::Internal, "audit.query_failed", e.what());
+    }
+}
+
+Result<RetentionReport> AuditStore::apply_retention(std::int64_t cutoff_ms, const std::string& by,
+                                                    std::int64_t now_ms, bool dry_run) {
+    const Dialect d = impl_->dialect;
+    try {
+        const std::lock_guard lock(impl_->write_mutex);
+        Session& s = impl_->live_writer();
+        begin_append(s, d);
+        try {
+            RetentionReport r;
+            const ChainHead head = read_head(s);
+            Poco::Int64 cutoff = cutoff_ms;
+            Poco::Int64 first_kept = 0;
+            s << sql_for(d, "SELECT coalesce(min(seq), 0) FROM messages WHERE time_unix_ms >= ?"),
+                into(first_kept), use(cutoff), now;
+            // Only whole messages, and only a prefix of the chain: everything before the first
+            // message that is still inside the retention period.
+            Poco::Int64 through = first_kept == 0 ? head.seq : first_kept - 1;
+            const auto [min_seq, max_seq] = seq_range(s, d);
+            (void)max_seq;
+            if (through < min_seq) {
+                rollback_quietly(s);
+                return r;
+            }
+            s << sql_for(d, "SELECT count(*) FROM messages WHERE seq <= ?"),
+                into(r.removed_messages), use(through), now;
+            Poco::Int64 events = 0;
+            s << sql_for(d, "SELECT count(*) FROM events WHERE seq <= ?"), into(events),
+                use(through), now;
+            r.removed_rows = r.removed_messages + events;
+            r.through_seq = through;
+            r.through_hash = hash_of(s, d, through);
+            if (dry_run) {
+                rollback_quietly(s);
+                return r;
+            }
+            s << sql_for(d, "DELETE FROM events WHERE seq <= ?"), use(through), now;
+            s << sql_for(d, "DELETE FROM messages WHERE seq <= ?"), use(through), now;
+
+            AuditMessage cp;
+            cp.audit_id = checkpoint_id(now_ms);
+            cp.time_unix_ms = now_ms;
+            cp.verdict = "checkpoint";
+            cp.action = "none";
+            cp.reason = "audit.retention";
+            cp.size_in = static_cast<std::uint64_t>(r.removed_rows);
+            AuditEvent e;
+            e.filter = "audit";
+            e.action = "none";
+            e.reason = "audit.retention";
+            e.detail = "through_seq=" + std::to_string(through) +
+                       " through_hash=" + r.through_hash +
+                       " removed_messages=" + std::to_string(r.removed_messages) +
+                       " removed_rows=" + std::to_string(r.removed_rows) +
+                       " cutoff_unix_ms=" + std::to_string(cutoff_ms) + " by=" + by;
+            cp.events.push_back(std::move(e));
+            const AuditMessage m = normalized(cp);
+            (void)write_rows(s, d, m, audit_rcpt_to_json(m.rcpt_to), head);
+            s << "COMMIT", now;
+            r.checkpoint_id = cp.audit_id;
+            return r;
+        } catch (...) {
+            rollback_quietly(s);
+            throw;
+        }
+    } catch (const Poco::Exception& e) {
+        return fail(classify(e), "audit.write_failed", "retention: " + e.displayText());
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::Internal, "audit.write_failed",
+                    std::string("retention: ") + e.what());
+    }
+}
+
+Result<std::int64_t> AuditStore::copy_into(AuditStore& target) const {
+    const Dialect sd = impl_->dialect;
+    const Dialect td = target.impl_->dialect;
+    try {
+        Session src = impl_->reader();
+        begin_snapshot(src, sd);
+        const auto [min_seq, max_seq] = seq_range(src, sd);
+
+        const std::lock_guard lock(target.impl_->write_mutex);
+        Session& t = target.impl_->live_writer();
+        begin_append(t, td);
+        try {
+            Poco::Int64 existing = 0;
+            t << "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM events)",
+                into(existing), now;
+            if (existing != 0) {
+                rollback_quietly(t);
+                rollback_quietly(src);
+                return fail(ErrorCode::Malformed, "audit.migrate_target_not_empty",
+                            "the target already holds " + std::to_string(existing) + " rows");
+            }
+            std::int64_t copied = 0;
+            for (Poco::Int64 lo = min_seq - 1; lo < max_seq; lo += verify_window) {
+                const Poco::Int64 hi = std::min(max_seq, lo + verify_window);
+                MessageColumns mc;
+                EventColumns ec;
+                read_window(src, sd, lo, hi, mc, ec);
+                for (std::size_t i = 0; i < mc.rows(); ++i) {
+                    t << sql_for(td, "INSERT INTO messages (" + std::string(message_columns) +
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                                         "?,?)"),
+                        use(mc.seq[i]), use(mc.audit_id[i]), use(mc.time_unix_ms[i]),
+                        use(mc.direction[i]), use(mc.client_addr[i]), use(mc.helo[i]),
+                        use(mc.queue_id[i]), use(mc.mail_from[i]), use(mc.rcpt_to[i]),
+                        use(mc.message_id[i]), use(mc.subject[i]), use(mc.from_header[i]),
+                        use(mc.size_in[i]), use(mc.size_out[i]), use(mc.sha256_in[i]),
+                        use(mc.sha256_out[i]), use(mc.verdict[i]), use(mc.action[i]),
+                        use(mc.reason[i]), use(mc.ruleset_version[i]), use(mc.quarantine_id[i]),
+                        use(mc.duration_us[i]), use(mc.event_count[i]), use(mc.prev_hash[i]),
+                        use(mc.row_hash[i]), now;
+                }
+                for (std::size_t i = 0; i < ec.rows(); ++i) {
+                    t << sql_for(td, "INSERT INTO events (" + std::string(event_columns) +
+                                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+                        use(ec.seq[i]), use(ec.message_seq[i]), use(ec.idx[i]),
+                        use(ec.part_path[i]), use(ec.filename[i]), use(ec.declared_type[i]),
+                        use(ec.detected_type[i]), use(ec.size[i]), use(ec.sha256_before[i]),
+                        use(ec.sha256_after[i]), use(ec.filter[i]), use(ec.action[i]),
+                        use(ec.rule[i]), use(ec.reason[i]), use(ec.detail[i]),
+                        use(ec.duration_us[i]), use(ec.prev_hash[i]), use(ec.row_hash[i]), now;
+                }
+                copied += static_cast<std::int64_t>(mc.rows() + ec.rows());
+            }
+            t << "COMMIT", now;
+            rollback_quietly(src);
+            return copied;
+        } catch (...) {
+            rollback_quietly(t);
+            throw;
+        }
+    } catch (const Poco::Exception& e) {
+        return fail(classify(e), "audit.migrate_failed", e.displayText());
+    } catch (const std::exception& e) {
+        return fail(ErrorCode::Internal, "audit.migrate_failed", e.what());
+    }
+}
+
+std::string AuditSeal::text() const {
+    return "mugaika-seal:v1:" + std::to_string(seq) + ":" + hash + ":" +
+           std::to_string(time_unix_ms);
+}
+
+Result<AuditSeal> AuditSeal::parse(std::string_view text) {
+    std::string_view t = text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) {
+        t.remove_suffix(1);
+    }
+    constexpr std::string_view prefix = "mugaika-seal:v1:";
+    const bool full = t.substr(0, prefix.size()) == prefix;
+    if (full) {
+        t.remove_prefix(prefix.size());
+    }
+    std::vector<std::string> parts;
+    std::size_t pos = 0;
+    for (;;) {
+        const std::size_t c = t.find(':', pos);
+        parts.emplace_back(t.substr(pos, c == std::string_view::npos ? c : c - pos));
+        if (c == std::string_view::npos) {
+            break;
+        }
+        pos = c + 1;
+    }
+    const std::size_t want = full ? 3 : 2;
+    AuditSeal seal;
+    const auto seq = parts.size() == want ? to_int64(parts[0]) : std::nullopt;
+    const std::string hash = parts.size() == want ? lower_ascii(parts[1]) : std::string();
+    const auto time =
+        full && parts.size() == want ? to_int64(parts[2]) : std::optional<Poco::Int64>(0);
+    if (!seq || *seq < 1 || !is_hex64(hash) || !time) {
+        return fail(ErrorCode::Malformed, "audit.bad_seal",
+                    "a seal is mugaika-seal:v1:SEQ:HASH:UNIX_MS or SEQ:HASH, got \"" +
+                        std::string(text.substr(0, 200)) + "\"");
+    }
+    seal.seq = *seq;
+    seal.hash = hash;
+    seal.time_unix_ms = *time;
+    return seal;
 }
 
 } // namespace mugaika::gateway

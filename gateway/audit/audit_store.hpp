@@ -14,7 +14,7 @@ namespace mugaika::gateway {
 
 /// The newest audit schema this build knows; `AuditStore::open_sqlite` migrates older databases up
 /// to it and refuses newer ones (docs/audit.md lists the migrations).
-inline constexpr int audit_schema_version = 1;
+inline constexpr int audit_schema_version = 2;
 
 /// One step over one part (or over the whole message when `part_path` is empty). Plain value.
 /// Text fields are stored as valid UTF-8: invalid sequences and NUL bytes become U+FFFD.
@@ -81,6 +81,7 @@ struct AuditQuery {
     std::string filename{};   ///< substring of any event's filename (case-sensitive)
     std::string sha256{};     ///< sha256_in/out, quarantine_id or any event's before/after hash
     std::string direction{};  ///< exact
+    std::string filter{};     ///< any event's filter ("av", "cdr.pdf", "text.html", ...), exact
     std::size_t limit = 100;  ///< 0 = no limit
     std::size_t offset = 0;
 };
@@ -102,7 +103,38 @@ struct VerifyReport {
     std::string problem{};
     std::string head_hash{}; ///< row_hash of the last good row (64 zeros for an empty store)
     std::int64_t head_seq = 0;
+    /// The first seq of the retained chain: 1, or the row after a retention checkpoint's
+    /// `through_seq` when old rows were removed (`checkpoint_seq` is then that checkpoint row).
+    std::int64_t start_seq = 1;
+    std::int64_t checkpoint_seq = 0;
+    std::int64_t seals_checked = 0; ///< seals given to verify() that matched the chain
 };
+
+/// A chain head written down outside the system (`mugaika audit seal`). Its text form is
+/// `mugaika-seal:v1:SEQ:HASH:UNIX_MS`; verify() with seals proves that the row at SEQ still has
+/// HASH (nothing up to it was rewritten) and that the chain reaches at least SEQ (nothing after
+/// it was cut off).
+struct AuditSeal {
+    std::int64_t seq = 0;
+    std::string hash{};
+    std::int64_t time_unix_ms = 0;
+
+    [[nodiscard]] std::string text() const;
+    /// Accepts the full text form, or "SEQ:HASH". Fails with "audit.bad_seal" (Malformed).
+    [[nodiscard]] static filters::Result<AuditSeal> parse(std::string_view text);
+};
+
+/// What apply_retention() removed (or would remove, for a dry run).
+struct RetentionReport {
+    std::int64_t removed_messages = 0; ///< message rows (mail and other records)
+    std::int64_t removed_rows = 0;     ///< message and event rows
+    std::int64_t through_seq = 0;      ///< last removed seq; 0 when nothing was removed
+    std::string through_hash{};        ///< its row_hash
+    std::string checkpoint_id{};       ///< audit_id of the checkpoint row written ("" if none)
+};
+
+/// Where the trail is stored.
+enum class AuditBackend : std::uint8_t { SQLite, PostgreSQL };
 
 /// Tunables for the SQLite store.
 struct AuditStoreOptions {
@@ -124,6 +156,13 @@ public:
     [[nodiscard]] static filters::Result<std::unique_ptr<AuditStore>>
     open_sqlite(const std::string& path, const AuditStoreOptions& options = {});
 
+    /// Connects to PostgreSQL (libpq connection string, e.g. "host=db1 dbname=mugaika
+    /// user=mugaika") and migrates the same schema there. Several processes and hosts may write
+    /// at once: each record() takes a transaction-scoped advisory lock before it reads the chain
+    /// head. Errors as open_sqlite; an unreachable server is ErrorCode::Transient.
+    [[nodiscard]] static filters::Result<std::unique_ptr<AuditStore>>
+    open_postgresql(const std::string& conninfo, const AuditStoreOptions& options = {});
+
     ~AuditStore();
     AuditStore(const AuditStore&) = delete;
     AuditStore& operator=(const AuditStore&) = delete;
@@ -137,6 +176,9 @@ public:
     /// otherwise (e.g. a duplicate audit_id).
     [[nodiscard]] filters::Result<void> record(const AuditMessage& m);
 
+    /// Like record() for several messages in one transaction (bulk loads, benchmarks).
+    [[nodiscard]] filters::Result<void> record_all(const std::vector<AuditMessage>& ms);
+
     /// Messages matching `q`, newest first (time_unix_ms, then seq), each with its events in order.
     /// Fails with "audit.query_failed".
     [[nodiscard]] filters::Result<std::vector<AuditRow>> query(const AuditQuery& q) const;
@@ -144,6 +186,30 @@ public:
     /// Recomputes the whole chain on one consistent snapshot. A broken chain is reported in the
     /// VerifyReport; only a failure to read is an error ("audit.query_failed").
     [[nodiscard]] filters::Result<VerifyReport> verify() const;
+
+    /// verify(), and every seal must match: the chain reaches the sealed seq and that row still
+    /// has the sealed hash. A seal older than a retention checkpoint can only be checked when it
+    /// names the checkpoint's `through_seq`; otherwise it is reported as a problem.
+    [[nodiscard]] filters::Result<VerifyReport> verify(const std::vector<AuditSeal>& seals) const;
+
+    /// The current chain head (not verified; see verify()), with the current time.
+    [[nodiscard]] filters::Result<AuditSeal> head() const;
+
+    /// Removes the oldest rows: every message (with its events) before the first message whose
+    /// time is at or after `cutoff_ms`, then appends a checkpoint row (verdict "checkpoint",
+    /// reason "audit.retention") that records the last removed seq and its hash, so that the
+    /// remaining chain still verifies. One transaction. `dry_run` only counts.
+    [[nodiscard]] filters::Result<RetentionReport> apply_retention(std::int64_t cutoff_ms,
+                                                                   const std::string& by,
+                                                                   std::int64_t now_ms,
+                                                                   bool dry_run);
+
+    /// Copies every row of this store, byte for byte (seq, hashes and all), into `target`, which
+    /// must be empty ("audit.migrate_target_not_empty"). One transaction in the target.
+    /// Returns the number of rows copied. The caller verifies the target afterwards.
+    [[nodiscard]] filters::Result<std::int64_t> copy_into(AuditStore& target) const;
+
+    [[nodiscard]] AuditBackend backend() const noexcept;
 
     /// The schema version of the open database (== audit_schema_version after open).
     [[nodiscard]] int schema_version() const;

@@ -170,19 +170,29 @@ std::string related_line(const AuditRow& r, const TimeZone& tz) {
         kv = parse_event_detail(m.events.front().detail);
     }
     std::string who;
+    auto add = [&](const char* key) {
+        const std::string v = find_key(kv, key);
+        if (v.empty()) {
+            return;
+        }
+        who += std::string(" ") + key + "=";
+        if (v.find_first_of(" \"") == std::string::npos) {
+            who += v;
+            return;
+        }
+        who += '"';
+        for (char c : v) {
+            who += c == '"' ? std::string("\\\"") : std::string(1, c);
+        }
+        who += '"';
+    };
     if (release) {
         for (const char* key : {"requester", "approver", "to", "part", "reason", "note", "smtp"}) {
-            const std::string v = find_key(kv, key);
-            if (!v.empty()) {
-                who += std::string(" ") + key + "=" + v;
-            }
+            add(key);
         }
     } else if (purge) {
         for (const char* key : {"by", "retention_days", "cutoff"}) {
-            const std::string v = find_key(kv, key);
-            if (!v.empty()) {
-                who += std::string(" ") + key + "=" + v;
-            }
+            add(key);
         }
     } else {
         // Another mail record of the same original or Message-ID.
@@ -195,6 +205,23 @@ std::string related_line(const AuditRow& r, const TimeZone& tz) {
     }
     line += safe(who);
     return line + '\n';
+}
+
+/// Whether the quote at `i` ends a quoted value: it is last, or a space and another `key=`
+/// follow. Writers that do not escape (cdr_detail) may leave quotes inside a value.
+bool closes_value(std::string_view d, std::size_t i) {
+    if (i + 1 == d.size()) {
+        return true;
+    }
+    if (d[i + 1] != ' ') {
+        return false;
+    }
+    std::size_t j = i + 2;
+    while (j < d.size() &&
+           ((d[j] >= 'a' && d[j] <= 'z') || (d[j] >= '0' && d[j] <= '9') || d[j] == '_')) {
+        ++j;
+    }
+    return j > i + 2 && j < d.size() && d[j] == '=';
 }
 
 } // namespace
@@ -222,8 +249,6 @@ std::vector<std::pair<std::string, std::string>> parse_event_detail(std::string_
         std::string value;
         if (i < d.size() && d[i] == '"') {
             ++i;
-            // A quote ends the value only before a space or the end: writers that do not escape
-            // (cdr_detail) may leave quotes inside.
             while (i < d.size()) {
                 const char c = d[i];
                 if (c == '\\' && i + 1 < d.size() && (d[i + 1] == '"' || d[i + 1] == '\\')) {
@@ -231,7 +256,7 @@ std::vector<std::pair<std::string, std::string>> parse_event_detail(std::string_
                     i += 2;
                     continue;
                 }
-                if (c == '"' && (i + 1 == d.size() || d[i + 1] == ' ')) {
+                if (c == '"' && closes_value(d, i)) {
                     ++i;
                     break;
                 }

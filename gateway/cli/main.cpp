@@ -18,6 +18,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <Poco/Net/SSLManager.h>
@@ -25,6 +26,8 @@
 #include <gmime/gmime.h>
 
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/audit/audit_text.hpp"
+#include "gateway/audit/audit_views.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/console/console_server.hpp"
@@ -157,15 +160,34 @@ pending), 4 temporary failure (relay down), 1 other errors
 )";
 
 constexpr const char* audit_help =
-    R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json]
-       mugaika [--state-dir DIR] audit verify
+    R"(usage: mugaika [--state-dir DIR] audit query [FILTERS] [--format table|json|csv] [--zone ZONE]
+       mugaika [--state-dir DIR] audit show AUDIT-ID [--format text|json] [--zone ZONE]
+       mugaika [--state-dir DIR] audit report --month YYYY-MM [--format html|csv|json]
+               [--lang ja|en] [--zone ZONE] [-o FILE]
+       mugaika [--state-dir DIR] audit verify [--seal SEAL]...
+       mugaika [--state-dir DIR] audit seal
+       mugaika [--state-dir DIR] audit purge [--dry-run] [--now TIME] [--as NAME]
+       mugaika [--config FILE] audit migrate [--from SQLITE_FILE] [--to CONNINFO]
 
 query filters:
   --since TIME, --until TIME   ISO 8601 ("2026-11-21" or "2026-11-21T09:00:00+09:00") or unix ms
   --sender ADDR|DOMAIN, --recipient ADDR|DOMAIN, --message-id ID, --audit-id ID
-  --verdict V, --action A, --rule ID, --filename TEXT, --sha256 HEX, --direction DIR
-  --limit N (default 100), --offset N
-verify: recomputes the whole hash chain; exit 0 only when it is whole.
+  --verdict V, --action A, --rule ID, --filter NAME, --filename TEXT, --sha256 HEX,
+  --direction DIR, --limit N (default 100), --offset N
+verify: recomputes the whole hash chain; exit 0 only when it is whole. With --seal (repeatable),
+  also proves that each sealed row is unchanged and that nothing after it was cut off.
+seal: verifies the chain, then prints its head as a seal to be written down outside the system.
+purge: removes records older than [audit] retention_days through a checkpoint row; the rest of
+  the chain still verifies. Run it daily.
+migrate: copies the SQLite trail (default: this config's database) into an empty PostgreSQL
+  database (default: [audit] connection), seq and hashes unchanged, then verifies the copy.
+show: the story of one mail: envelope, hashes, every part and step (removed objects, URLs),
+  then its release requests, decisions and purges. Exit 2 for an unknown id.
+report: monthly statistics of the local month; html (one self-contained, printable file),
+  csv (Excel: UTF-8 with BOM) or json. Default html in Japanese on stdout.
+--zone: an IANA zone ("Asia/Tokyo", "Europe/Berlin"), "UTC" or "+09:00" for the times shown
+  and for --since/--until without an offset (default: [audit] timezone, Asia/Tokyo).
+  --format csv writes UTF-8 with a BOM and CRLF, one line per event, for Excel.
 )";
 
 struct Global {
@@ -258,6 +280,14 @@ std::unique_ptr<Gateway> open_gateway(const Global& g, bool scanning = false) {
             }
         }
         std::exit(exit_internal);
+    }
+    if (scanning) {
+        // Mail is processed under this config: the policy load is audited first.
+        if (auto rec = record_config_load((*gw)->audit(), *cfg, "cli", ""); !rec) {
+            std::cerr << "mugaika: cannot audit the config load: " << rec.error().what << ": "
+                      << rec.error().detail << "\n";
+            std::exit(exit_internal);
+        }
     }
     return std::move(*gw);
 }
@@ -807,38 +837,216 @@ std::optional<std::int64_t> parse_time(const std::string& s) {
     return parse_iso8601_ms(s);
 }
 
-int cmd_audit(const Global& g, const std::vector<std::string>& args) {
-    if (args.empty() || is_help(args.front())) {
-        std::cout << audit_help;
-        return args.empty() ? exit_usage : exit_ok;
+void print_verify_result(const VerifyReport& r) {
+    if (r.ok) {
+        std::cout << "audit chain ok: " << r.rows_checked << " rows, head seq " << r.head_seq
+                  << " hash " << r.head_hash << "\n";
+        if (r.start_seq > 1) {
+            std::cout << "retained from seq " << r.start_seq << " (rows before it removed by "
+                      << "retention; checkpoint at seq " << r.checkpoint_seq << ")\n";
+        }
+        if (r.seals_checked > 0) {
+            std::cout << "seals matched: " << r.seals_checked << "\n";
+        }
+        return;
     }
-    for (const auto& s : args) {
-        if (is_help(s)) {
-            std::cout << audit_help;
-            return exit_ok;
+    std::cout << "audit chain BROKEN at seq " << r.first_bad_seq << ": " << r.problem << " ("
+              << r.rows_checked << " rows checked)\n";
+}
+
+/// `audit verify [--seal S]...` and `audit seal`.
+int cmd_audit_verify(Gateway& gw, const std::vector<std::string>& args) {
+    const bool sealing = args.front() == "seal";
+    std::vector<AuditSeal> seals;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (!sealing && args[i] == "--seal" && i + 1 < args.size()) {
+            auto seal = AuditSeal::parse(args[++i]);
+            if (!seal) {
+                usage_error(seal.error().detail);
+            }
+            seals.push_back(*seal);
+        } else {
+            usage_error("unknown audit " + args.front() + " option " + args[i]);
         }
     }
-    auto gw = open_gateway(g);
-    if (args.front() == "verify") {
-        auto r = gw->audit().verify();
-        if (!r) {
-            std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+    // The head is read before the walk: a seal names a row the walk has verified.
+    std::optional<AuditSeal> head;
+    if (sealing) {
+        auto h = gw.audit().head();
+        if (!h) {
+            std::cerr << "mugaika: " << h.error().what << ": " << h.error().detail << "\n";
             return exit_internal;
         }
-        if (r->ok) {
-            std::cout << "audit chain ok: " << r->rows_checked << " rows, head seq " << r->head_seq
-                      << " hash " << r->head_hash << "\n";
-            return exit_ok;
+        head = *h;
+        if (head->seq == 0) {
+            std::cerr << "mugaika: the audit trail is empty: nothing to seal\n";
+            return exit_internal;
         }
-        std::cout << "audit chain BROKEN at seq " << r->first_bad_seq << ": " << r->problem << " ("
-                  << r->rows_checked << " rows checked)\n";
+        seals.push_back(*head); // the walk must reach it with this hash
+    }
+    auto r = gw.audit().verify(seals);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    if (!sealing) {
+        print_verify_result(*r);
+        return r->ok ? exit_ok : exit_rejected;
+    }
+    if (!r->ok) {
+        print_verify_result(*r);
+        std::cerr << "mugaika: a broken chain is not sealed\n";
         return exit_rejected;
     }
-    if (args.front() != "query") {
-        usage_error("unknown audit command " + args.front());
+    std::cout << head->text() << "\n"
+              << "head seq " << head->seq << ", hash " << head->hash << ", sealed at "
+              << mugaika::gateway::audit_text::format_tokyo_time(head->time_unix_ms, false)
+              << " after verifying " << r->rows_checked << " rows\n"
+              << "Write the first line down outside this system; later: mugaika audit verify "
+                 "--seal "
+              << head->text() << "\n";
+    return exit_ok;
+}
+
+/// `audit purge [--dry-run] [--now TIME] [--as NAME]`: [audit] retention_days.
+int cmd_audit_purge(Gateway& gw, const std::vector<std::string>& args) {
+    bool dry_run = false;
+    std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    std::string by = login_name();
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (s == "--dry-run") {
+            dry_run = true;
+        } else if ((s == "--now" || s == "--as") && i + 1 < args.size()) {
+            const std::string v = args[++i];
+            if (s == "--as") {
+                by = v;
+                continue;
+            }
+            auto t = parse_time(v);
+            if (!t) {
+                usage_error("--now needs an ISO 8601 time or unix milliseconds");
+            }
+            now_ms = *t;
+        } else {
+            usage_error("unknown audit purge option " + s);
+        }
     }
+    const auto cfg = gw.config();
+    if (cfg->audit_retention_days == 0) {
+        std::cout << "[audit] retention_days = 0: audit records are kept forever\n";
+        return exit_ok;
+    }
+    constexpr std::int64_t day_ms = 86'400'000;
+    const std::int64_t cutoff =
+        now_ms - static_cast<std::int64_t>(cfg->audit_retention_days) * day_ms;
+    auto r = gw.audit().apply_retention(cutoff, by.empty() ? "-" : by, now_ms, dry_run);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    const std::string cutoff_text = mugaika::gateway::audit_text::format_tokyo_time(cutoff, false);
+    if (r->removed_rows == 0) {
+        std::cout << "nothing older than " << cutoff_text << "\n";
+        return exit_ok;
+    }
+    std::cout << (dry_run ? "would remove " : "removed ") << r->removed_messages << " records ("
+              << r->removed_rows << " rows, seq 1.." << r->through_seq << ") older than "
+              << cutoff_text;
+    if (!dry_run) {
+        std::cout << "; checkpoint " << r->checkpoint_id;
+    }
+    std::cout << "\n";
+    return exit_ok;
+}
+
+/// `audit migrate [--from SQLITE_FILE] [--to CONNINFO]`.
+int cmd_audit_migrate(const Global& g, const std::vector<std::string>& args) {
+    std::string from;
+    std::string to;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if ((args[i] == "--from" || args[i] == "--to") && i + 1 < args.size()) {
+            (args[i] == "--from" ? from : to) = args[i + 1];
+            ++i;
+        } else {
+            usage_error("unknown audit migrate option " + args[i]);
+        }
+    }
+    const auto cfg = load(g);
+    if (from.empty()) {
+        from = cfg->audit_db();
+    }
+    if (to.empty()) {
+        to = cfg->audit_connection;
+    }
+    if (to.empty()) {
+        usage_error("audit migrate needs --to CONNINFO or [audit] connection");
+    }
+    if (!std::filesystem::exists(from)) {
+        std::cerr << "mugaika: no SQLite audit database at " << from << "\n";
+        return exit_internal;
+    }
+    auto src = AuditStore::open_sqlite(from);
+    if (!src) {
+        std::cerr << "mugaika: " << src.error().what << ": " << src.error().detail << "\n";
+        return exit_internal;
+    }
+    auto source_check = (*src)->verify();
+    if (!source_check || !source_check->ok) {
+        std::cerr << "mugaika: the source chain does not verify"
+                  << (source_check ? ": seq " + std::to_string(source_check->first_bad_seq) + " " +
+                                         source_check->problem
+                                   : ": " + source_check.error().detail)
+                  << "; nothing copied\n";
+        return exit_rejected;
+    }
+    auto dst = AuditStore::open_postgresql(to);
+    if (!dst) {
+        std::cerr << "mugaika: " << dst.error().what << ": " << dst.error().detail << "\n";
+        return exit_internal;
+    }
+    auto copied = (*src)->copy_into(**dst);
+    if (!copied) {
+        std::cerr << "mugaika: " << copied.error().what << ": " << copied.error().detail << "\n";
+        return copied.error().what == "audit.migrate_target_not_empty" ? exit_rejected
+                                                                       : exit_internal;
+    }
+    auto check = (*dst)->verify();
+    if (!check) {
+        std::cerr << "mugaika: " << check.error().what << ": " << check.error().detail << "\n";
+        return exit_internal;
+    }
+    std::cout << "copied " << *copied << " rows from " << from << " into PostgreSQL\n";
+    print_verify_result(*check);
+    if (check->ok && check->head_hash != source_check->head_hash) {
+        std::cout << "head differs from the source's\n";
+        return exit_rejected;
+    }
+    return check->ok ? exit_ok : exit_rejected;
+}
+
+/// The time zone of --zone, else [audit] timezone; an unknown name is a usage error.
+TimeZone audit_zone(const Gateway& gw, const std::optional<std::string>& option) {
+    const std::string name = option ? *option : gw.config()->audit_timezone;
+    if (name.empty() || name == "Asia/Tokyo") {
+        return TimeZone::tokyo(); // no file needed for the default
+    }
+    auto tz = TimeZone::load(name);
+    if (!tz) {
+        usage_error("unknown time zone " + name + " (" + tz.error().detail + ")");
+    }
+    return *tz;
+}
+
+/// `audit query [FILTERS] [--format table|json|csv] [--zone ZONE]`.
+int cmd_audit_query(Gateway& gw, const std::vector<std::string>& args) {
     AuditQuery q;
     std::string format = "table";
+    std::optional<std::string> zone;
+    std::optional<std::string> since;
+    std::optional<std::string> until;
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& s = args[i];
         auto value = [&]() -> std::string {
@@ -848,15 +1056,18 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             return args[++i];
         };
         if (s == "--format") {
-            format = table_or_json(value());
+            format = value();
+            if (format != "table" && format != "json" && format != "csv") {
+                usage_error("--format must be table, json or csv");
+            }
         } else if (s == "--json") {
             format = "json";
-        } else if (s == "--since" || s == "--until") {
-            auto t = parse_time(value());
-            if (!t) {
-                usage_error(s + " needs an ISO 8601 time or unix milliseconds");
-            }
-            (s == "--since" ? q.since_ms : q.until_ms) = *t;
+        } else if (s == "--zone") {
+            zone = value();
+        } else if (s == "--since") {
+            since = value();
+        } else if (s == "--until") {
+            until = value();
         } else if (s == "--sender") {
             q.sender = value();
         } else if (s == "--recipient") {
@@ -873,6 +1084,8 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             q.rule = value();
         } else if (s == "--filename") {
             q.filename = value();
+        } else if (s == "--filter") {
+            q.filter = value();
         } else if (s == "--sha256") {
             q.sha256 = value();
         } else if (s == "--direction") {
@@ -883,13 +1096,159 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
             usage_error("unknown audit query option " + s);
         }
     }
-    auto rows = gw->audit().query(q);
+    const TimeZone tz = audit_zone(gw, zone);
+    // Times without an offset are local in the zone shown.
+    for (auto [text, field, option] :
+         {std::tuple{&since, &q.since_ms, "--since"}, std::tuple{&until, &q.until_ms, "--until"}}) {
+        if (*text) {
+            *field = tz.parse(**text);
+            if (!*field) {
+                usage_error(std::string(option) + " needs an ISO 8601 time or unix milliseconds");
+            }
+        }
+    }
+    auto rows = gw.audit().query(q);
     if (!rows) {
         std::cerr << "mugaika: " << rows.error().what << ": " << rows.error().detail << "\n";
         return exit_internal;
     }
-    std::cout << (format == "json" ? render_json(*rows) + "\n" : render_table(*rows));
+    if (format == "csv") {
+        std::cout << render_csv(*rows, tz);
+    } else if (format == "json") {
+        std::cout << render_json(*rows, tz) << "\n";
+    } else {
+        std::cout << render_table(*rows, tz);
+    }
     return exit_ok;
+}
+
+/// `audit show AUDIT-ID [--format text|json] [--zone ZONE]`.
+int cmd_audit_show(Gateway& gw, const std::vector<std::string>& args) {
+    std::string format = "text";
+    std::optional<std::string> zone;
+    std::optional<std::string> id;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if ((s == "--format" || s == "--zone") && i + 1 < args.size()) {
+            (s == "--format" ? format : zone.emplace()) = args[++i];
+        } else if (s == "--json") {
+            format = "json";
+        } else if (!s.empty() && s.front() != '-' && !id) {
+            id = s;
+        } else {
+            usage_error("unknown audit show option " + s);
+        }
+    }
+    if (!id) {
+        usage_error("audit show needs one AUDIT-ID");
+    }
+    if (format != "text" && format != "json") {
+        usage_error("--format must be text or json");
+    }
+    const TimeZone tz = audit_zone(gw, zone);
+    auto story = load_story(gw.audit(), *id);
+    if (!story) {
+        std::cerr << "mugaika: " << story.error().what << ": " << story.error().detail << "\n";
+        return story.error().code == mugaika::filters::ErrorCode::Malformed ? exit_usage
+                                                                            : exit_internal;
+    }
+    std::cout << (format == "json" ? render_story_json(*story, tz) : render_story_text(*story, tz));
+    return exit_ok;
+}
+
+/// `audit report --month YYYY-MM [--format html|csv|json] [--lang ja|en] [--zone Z] [-o FILE]`.
+int cmd_audit_report(Gateway& gw, const std::vector<std::string>& args) {
+    std::string format = "html";
+    std::string lang = "ja";
+    std::optional<std::string> zone;
+    std::optional<std::string> month;
+    std::optional<std::string> output;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string& s = args[i];
+        if (i + 1 >= args.size()) {
+            usage_error("unknown audit report option " + s);
+        }
+        const std::string v = args[++i];
+        if (s == "--format") {
+            format = v;
+        } else if (s == "--lang") {
+            lang = v;
+        } else if (s == "--zone") {
+            zone = v;
+        } else if (s == "--month") {
+            month = v;
+        } else if (s == "-o" || s == "--output") {
+            output = v;
+        } else {
+            usage_error("unknown audit report option " + s);
+        }
+    }
+    if (format != "html" && format != "csv" && format != "json") {
+        usage_error("--format must be html, csv or json");
+    }
+    if (lang != "ja" && lang != "en") {
+        usage_error("--lang must be ja or en");
+    }
+    int year = 0;
+    int mon = 0;
+    const bool month_ok = month && month->size() == 7 && (*month)[4] == '-' &&
+                          std::all_of(month->begin(), month->end(), [](char c) {
+                              return c == '-' || std::isdigit(static_cast<unsigned char>(c)) != 0;
+                          });
+    if (month_ok) {
+        year = std::stoi(month->substr(0, 4));
+        mon = std::stoi(month->substr(5, 2));
+    }
+    if (!month_ok || mon < 1 || mon > 12 || year < 1970) {
+        usage_error("audit report needs --month YYYY-MM");
+    }
+    const TimeZone tz = audit_zone(gw, zone);
+    auto r = build_month_report(gw.audit(), year, mon, tz);
+    if (!r) {
+        std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
+        return exit_internal;
+    }
+    const std::string text = format == "html"  ? render_report_html(*r, lang)
+                             : format == "csv" ? render_report_csv(*r)
+                                               : render_report_json(*r);
+    if (!write_output(output, text)) {
+        std::cerr << "mugaika: cannot write " << output.value_or("the report") << "\n";
+        return exit_internal;
+    }
+    return exit_ok;
+}
+
+int cmd_audit(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << audit_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    for (const auto& s : args) {
+        if (is_help(s)) {
+            std::cout << audit_help;
+            return exit_ok;
+        }
+    }
+    if (args.front() == "migrate") {
+        return cmd_audit_migrate(g, args);
+    }
+    auto gw = open_gateway(g);
+    if (args.front() == "verify" || args.front() == "seal") {
+        return cmd_audit_verify(*gw, args);
+    }
+    if (args.front() == "purge") {
+        return cmd_audit_purge(*gw, args);
+    }
+    if (args.front() == "show") {
+        return cmd_audit_show(*gw, args);
+    }
+    if (args.front() == "report") {
+        return cmd_audit_report(*gw, args);
+    }
+    if (args.front() != "query") {
+        usage_error("unknown audit command " + args.front());
+    }
+    return cmd_audit_query(*gw, args);
 }
 
 constexpr const char* serve_help = R"(usage: mugaika [--config FILE] [--state-dir DIR] serve

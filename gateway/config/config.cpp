@@ -448,8 +448,24 @@ const std::vector<Setting>& table() {
         {{"milter", "shutdown_grace", "duration", R"("60s")",
           "How long SIGTERM waits for messages in flight before exiting"},
          duration_setting([](Config& c, std::chrono::milliseconds d) { c.shutdown_grace = d; })},
+        {{"audit", "backend", "sqlite|postgresql", R"("sqlite")",
+          "Where the audit trail is stored: one SQLite file, or a PostgreSQL database shared by "
+          "several gateways"},
+         choice_setting({"sqlite", "postgresql"},
+                        [](Config& c, const std::string& s) { c.audit_backend = s; })},
         {{"audit", "path", "string", R"("")", "SQLite audit database; empty: <state_dir>/audit.db"},
          string_setting(&Config::audit_path)},
+        {{"audit", "connection", "string", R"("")",
+          "PostgreSQL connection string (libpq keywords), for backend = \"postgresql\""},
+         string_setting(&Config::audit_connection)},
+        {{"audit", "retention_days", "integer", "0",
+          "Days audit records are kept (`mugaika audit purge`); 0: forever"},
+         integer_setting(
+             0, 36500,
+             [](Config& c, std::int64_t n) { c.audit_retention_days = static_cast<unsigned>(n); })},
+        {{"audit", "timezone", "string", R"("Asia/Tokyo")",
+          "Time zone in which audit times are shown and read (IANA name or +HH:MM)"},
+         string_setting(&Config::audit_timezone)},
         {{"quarantine", "retention_days", "integer", "90",
           "Days an original is kept after its newest audit record; 0: forever"},
          integer_setting(
@@ -848,6 +864,18 @@ load_config_text(std::string_view text, const std::string& source) {
     }
     if (cfg->state_dir.empty()) {
         problems.push_back({source, 0, "[gateway] state_dir", "must not be empty"});
+    }
+    if (cfg->audit_backend == "postgresql" && cfg->audit_connection.empty()) {
+        problems.push_back({source, 0, "[audit] connection",
+                            "backend = \"postgresql\" needs a connection string"});
+    }
+    if (cfg->audit_retention_days != 0 &&
+        (cfg->retention_days == 0 || cfg->audit_retention_days < cfg->retention_days)) {
+        // An original must never outlive the record that explains it.
+        problems.push_back({source, 0, "[audit] retention_days",
+                            "must be 0 or at least [quarantine] retention_days (" +
+                                std::to_string(cfg->retention_days) +
+                                "; 0 there means originals are kept forever)"});
     }
     if (cfg->ruleset_version.empty()) {
         cfg->ruleset_version = sha256_hex("").substr(0, 12);

@@ -90,7 +90,11 @@ struct Config {
     std::chrono::milliseconds milter_timeout{0};
     std::chrono::milliseconds shutdown_grace{0};
     // [audit]
-    std::string audit_path; ///< empty: <state_dir>/audit.db
+    std::string audit_backend = "sqlite"; ///< "sqlite" | "postgresql"
+    std::string audit_path;               ///< empty: <state_dir>/audit.db
+    std::string audit_connection;         ///< libpq connection string (postgresql)
+    unsigned audit_retention_days = 0;    ///< 0: forever
+    std::string audit_timezone = "Asia/Tokyo";
     // [quarantine]
     unsigned retention_days = 90; ///< 0: originals are kept forever
     // [release]

@@ -1,11 +1,16 @@
 #include "gateway/pipeline/gateway.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <optional>
 #include <random>
+
+#include <pwd.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -731,6 +736,53 @@ std::string make_audit_id(std::int64_t unix_ms) {
     return fmt::format("MG-{}-{}-{:08x}", compact.substr(0, 8), compact.substr(8), rng());
 }
 
+filters::Result<std::string> record_config_load(AuditStore& audit, const Config& config,
+                                                std::string_view trigger, std::string_view by) {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::array<char, 256> host{};
+    if (gethostname(host.data(), host.size() - 1) != 0) {
+        host[0] = '\0';
+    }
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(config.source, ec);
+    AuditMessage m;
+    m.audit_id = "CF" + make_audit_id(now_ms).substr(2);
+    m.time_unix_ms = now_ms;
+    m.verdict = "config_loaded";
+    m.action = "none";
+    m.reason = "config.loaded";
+    m.ruleset_version = config.ruleset_version;
+    m.sha256_in = config.sha256;
+    m.size_in = ec ? 0 : size;
+    m.subject = config.source;
+    AuditEvent e;
+    e.filter = "config";
+    e.action = "none";
+    e.reason = "config.loaded";
+    e.filename = config.source;
+    e.sha256_before = config.sha256;
+    e.size = m.size_in;
+    std::string who(by);
+    if (who.empty()) {
+        // The person behind sudo, else the account the process runs as.
+        const char* sudo = std::getenv("SUDO_USER");
+        const passwd* pw = getpwuid(getuid());
+        who = sudo != nullptr && *sudo != '\0' ? std::string(sudo)
+              : pw != nullptr                  ? std::string(pw->pw_name)
+                                               : "uid:" + std::to_string(getuid());
+    }
+    e.detail = fmt::format("trigger={} by={} pid={} host={} rules={} ruleset={} backend={}",
+                           trigger, who, getpid(), host.data(), config.rules.size(),
+                           config.ruleset_version, config.audit_backend);
+    m.events.push_back(std::move(e));
+    if (auto r = audit.record(m); !r) {
+        return tl::unexpected(r.error());
+    }
+    return m.audit_id;
+}
+
 Gateway::Gateway(std::shared_ptr<const Config> config, Options options,
                  std::unique_ptr<AuditStore> audit, std::unique_ptr<QuarantineStore> quarantine)
     : config_(std::move(config)), options_(std::move(options)), audit_(std::move(audit)),
@@ -754,6 +806,18 @@ Gateway::~Gateway() {
     }
 }
 
+filters::Result<std::unique_ptr<AuditStore>> open_audit_store(const Config& config) {
+    if (config.audit_backend == "postgresql") {
+        return AuditStore::open_postgresql(config.audit_connection);
+    }
+    const std::filesystem::path db(config.audit_db());
+    if (db.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(db.parent_path(), ec);
+    }
+    return AuditStore::open_sqlite(config.audit_db());
+}
+
 filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Config> config,
                                                         Options options) {
     std::error_code ec;
@@ -762,11 +826,7 @@ filters::Result<std::unique_ptr<Gateway>> Gateway::open(std::shared_ptr<const Co
         return fail(ErrorCode::Transient, "gateway.state_dir_unusable",
                     config->state_dir + ": " + ec.message());
     }
-    const std::filesystem::path db(config->audit_db());
-    if (db.has_parent_path()) {
-        std::filesystem::create_directories(db.parent_path(), ec);
-    }
-    auto audit = AuditStore::open_sqlite(config->audit_db());
+    auto audit = open_audit_store(*config);
     if (!audit) {
         return tl::unexpected(audit.error());
     }

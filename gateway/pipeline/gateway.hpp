@@ -189,6 +189,18 @@ private:
 /// turns errors into actions. Time budget -> on_timeout; other limits -> on_limit; else on_error.
 [[nodiscard]] Action action_for_error(const Config& config, const filters::Error& error) noexcept;
 
+/// Opens the audit store the config names ([audit] backend, path or connection).
+[[nodiscard]] filters::Result<std::unique_ptr<AuditStore>> open_audit_store(const Config& config);
+
+/// Records that `config` was loaded (docs/audit.md "Config loads"): one row with verdict
+/// "config_loaded", the file's path, SHA-256 and size, the rule set version later mail rows name,
+/// and `trigger` ("milter.start", "milter.reload", "cli.sanitize", ...) and `by` (a user or signal)
+/// in the event detail. Returns the row's audit id ("CF-...").
+[[nodiscard]] filters::Result<std::string> record_config_load(AuditStore& audit,
+                                                              const Config& config,
+                                                              std::string_view trigger,
+                                                              std::string_view by);
+
 /// A new audit id: "MG-YYYYMMDD-HHMMSS-xxxxxxxx" (UTC, 8 random hex digits).
 [[nodiscard]] std::string make_audit_id(std::int64_t unix_ms);
 

@@ -1065,11 +1065,14 @@ class Harness:
                                f"{p.stderr.decode(errors='replace')}")
         return p
 
-    def audit_rows(self) -> list[dict]:
+    def audit_rows(self, include_config: bool = False) -> list[dict]:
+        """Audit records, newest first; without `include_config`, the config-load records that
+        every milter start and reload writes are left out."""
         if not (self.state_dir / "audit.db").exists():
             return []
         p = self.cli("audit", "query", "--format", "json", "--limit", "0")
-        return json.loads(p.stdout.decode() or "[]")
+        rows = json.loads(p.stdout.decode() or "[]")
+        return rows if include_config else [r for r in rows if r["verdict"] != "config_loaded"]
 
     def audit_verify(self) -> str:
         return self.cli("audit", "verify").stdout.decode()

@@ -97,6 +97,32 @@ class Reload(unittest.TestCase):
             self.assertIn("<reload-plain-2@e2e.mugaika.test>", got)
             self.assertEqual(e2e.sanitized_problems(got["<reload-plain-2@e2e.mugaika.test>"]), [])
             self.assertEqual(h.milter.pid, sup)
+
+            # 3. Both loads are audited (the broken file was never loaded): the file's SHA-256
+            # and the rule set version, which the refused mail names.
+            loads = [r for r in h.audit_rows(include_config=True)
+                     if r["verdict"] == "config_loaded"]
+            by_trigger = {}
+            for r in loads:
+                self.assertEqual(len(r["events"]), 1, r)
+                trigger = r["events"][0]["detail"].split()[0]
+                by_trigger.setdefault(trigger, []).append(r)
+            self.assertEqual(sorted(by_trigger), ["trigger=milter.reload", "trigger=milter.start"],
+                             [r["events"][0]["detail"] for r in loads])
+            self.assertEqual(len(by_trigger["trigger=milter.reload"]), 1)
+            start, reload = by_trigger["trigger=milter.start"][-1], by_trigger["trigger=milter.reload"][0]
+            self.assertIn("by=SIGHUP", reload["events"][0]["detail"])
+            self.assertNotEqual(start["sha256_in"], reload["sha256_in"])
+            self.assertNotEqual(start["ruleset_version"], reload["ruleset_version"])
+            self.assertEqual(len(reload["sha256_in"]), 64)
+            refused = [r for r in h.audit_rows()
+                       if r["message_id"] == "<reload-exe-2@e2e.mugaika.test>"]
+            self.assertEqual(len(refused), 1)
+            self.assertEqual(refused[0]["ruleset_version"], reload["ruleset_version"])
+            first = [r for r in h.audit_rows()
+                     if r["message_id"] == "<reload-exe-1@e2e.mugaika.test>"]
+            self.assertEqual(first[0]["ruleset_version"], start["ruleset_version"])
+            self.assertIn("audit chain ok", h.audit_verify())
             self.assertEqual(h.stop_milter(), 0)
 
 

@@ -263,3 +263,36 @@ TEST_CASE("config: the antivirus mode defaults to libclamav; clamd's socket and 
         CHECK(cfg.error()[0].line == 2);
     }
 }
+
+TEST_CASE("config: [audit] backend, retention and time zone are read and checked") {
+    auto ok = load_config_text("[audit]\nbackend = \"postgresql\"\n"
+                               "connection = \"host=db1 dbname=mugaika user=mugaika\"\n"
+                               "retention_days = 1825\ntimezone = \"UTC\"\n",
+                               "site.toml");
+    REQUIRE(ok);
+    CHECK((*ok)->audit_backend == "postgresql");
+    CHECK((*ok)->audit_connection == "host=db1 dbname=mugaika user=mugaika");
+    CHECK((*ok)->audit_retention_days == 1825);
+    CHECK((*ok)->audit_timezone == "UTC");
+    auto shipped = load_config_text(builtin_config_text(), "(built-in)");
+    REQUIRE(shipped);
+    CHECK((*shipped)->audit_backend == "sqlite");
+    CHECK((*shipped)->audit_retention_days == 0);
+    CHECK((*shipped)->audit_timezone == "Asia/Tokyo");
+
+    // PostgreSQL without a connection string; audit records that would go before the originals
+    // they explain; an unknown backend.
+    auto no_conn = load_config_text("[audit]\nbackend = \"postgresql\"\n", "site.toml");
+    REQUIRE_FALSE(no_conn);
+    CHECK(no_conn.error()[0].setting == "[audit] connection");
+    auto short_retention = load_config_text(
+        "[audit]\nretention_days = 30\n[quarantine]\nretention_days = 90\n", "site.toml");
+    REQUIRE_FALSE(short_retention);
+    CHECK(short_retention.error()[0].setting == "[audit] retention_days");
+    auto forever_originals = load_config_text(
+        "[audit]\nretention_days = 400\n[quarantine]\nretention_days = 0\n", "site.toml");
+    REQUIRE_FALSE(forever_originals);
+    auto bad_backend = load_config_text("[audit]\nbackend = \"mysql\"\n", "site.toml");
+    REQUIRE_FALSE(bad_backend);
+    CHECK(bad_backend.error()[0].setting == "[audit] backend");
+}

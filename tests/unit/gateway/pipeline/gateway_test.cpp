@@ -950,3 +950,30 @@ TEST_CASE("gateway: the notice offers link targets only, defanged when the site 
     }
     CHECK(audited);
 }
+
+TEST_CASE("gateway: a config load is audited with the file's hash and the rule set version") {
+    Fixture f;
+    auto& gw = f.gateway();
+    const auto cfg = gw.config();
+    auto id = record_config_load(gw.audit(), *cfg, "milter.reload", "SIGHUP");
+    REQUIRE_MESSAGE(id, (id ? std::string() : id.error().detail));
+    CHECK(id->rfind("CF-", 0) == 0);
+    Outcome o = f.run(html_mail);
+    REQUIRE(o.audited);
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 2);
+    // The test clock puts the mail in the past: the load is the newest row.
+    const auto& load = rows[0].msg;
+    CHECK(load.audit_id == *id);
+    CHECK(load.verdict == "config_loaded");
+    CHECK(load.reason == "config.loaded");
+    CHECK(load.sha256_in == cfg->sha256);
+    CHECK(load.ruleset_version == cfg->ruleset_version);
+    REQUIRE(load.events.size() == 1);
+    CHECK(load.events[0].filter == "config");
+    CHECK(load.events[0].filename == cfg->source);
+    CHECK(load.events[0].detail.find("trigger=milter.reload by=SIGHUP ") == 0);
+    CHECK(load.events[0].detail.find("ruleset=" + cfg->ruleset_version) != std::string::npos);
+    // The mail names the same rule set version, which is how an auditor ties it to the load.
+    CHECK(rows[1].msg.ruleset_version == cfg->ruleset_version);
+}
