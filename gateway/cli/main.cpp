@@ -1,7 +1,10 @@
 // mugaika: the command line of the sanitization gateway.
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include <Poco/Net/SSLManager.h>
 #include <fmt/format.h>
 #include <gmime/gmime.h>
 
@@ -26,6 +30,8 @@
 #include "gateway/audit/audit_views.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/console/console_server.hpp"
+#include "gateway/console/users_file.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/pipeline/gateway.hpp"
 #include "gateway/pipeline/libraries.hpp"
@@ -61,6 +67,8 @@ commands:
   quarantine purge                 remove originals past [quarantine] retention_days
   audit query [FILTERS]            list audit records
   audit verify                     check the hash chain of the audit trail
+  serve                            the auditors' web console and JSON API ([console])
+  console user add|passwd|remove|list   manage the console's users
 
 global options:
   --config FILE     config file (default: the shipped defaults, config/mugaika.toml)
@@ -1256,6 +1264,203 @@ int cmd_audit(const Global& g, const std::vector<std::string>& args) {
     return cmd_audit_query(*gw, args);
 }
 
+constexpr const char* serve_help = R"(usage: mugaika [--config FILE] [--state-dir DIR] serve
+
+Runs the auditors' web console and JSON API ([console] listen; HTTPS with [console] tls_cert and
+tls_key) in the foreground until SIGTERM or SIGINT. Users come from [console] users_file (see
+`mugaika console user`). Every login and every access is written to the audit trail.
+See docs/console.md.
+
+exit codes: 0 stopped by a signal, 2 config or users file problem, 1 cannot listen or other error
+)";
+
+constexpr const char* console_help =
+    R"(usage: mugaika [--config FILE] [--state-dir DIR] console user add NAME --role auditor|admin
+       mugaika ... console user passwd NAME
+       mugaika ... console user remove NAME
+       mugaika ... console user list
+
+Manages the users of `mugaika serve` in [console] users_file (default <state_dir>/console-users;
+written with mode 0600). The password is read from the terminal without echo (twice), or as one
+line from stdin when stdin is not a terminal. Passwords are stored as Argon2id hashes (libsodium).
+Roles: auditor (reads the audit trail), admin (also approves and refuses releases).
+)";
+
+int cmd_serve(const Global& g, const std::vector<std::string>& args) {
+    for (const auto& a : args) {
+        if (is_help(a)) {
+            std::cout << serve_help;
+            return exit_ok;
+        }
+        usage_error("serve takes no arguments: " + a);
+    }
+    // Signals are taken by sigwait below: block them before any thread starts.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    auto gw = open_gateway(g);
+    Poco::Net::initializeSSL();
+    auto server = console::ConsoleServer::start(gw->config(), *gw);
+    if (!server) {
+        std::cerr << "mugaika: cannot serve: " << server.error().what << ": "
+                  << server.error().detail << "\n";
+        Poco::Net::uninitializeSSL();
+        return server.error().code == mugaika::filters::ErrorCode::Malformed ? exit_usage
+                                                                             : exit_internal;
+    }
+    std::cout << "mugaika: console listening on " << (*server)->url() << std::endl;
+    mugaika::log::info("console: listening on {}", (*server)->url());
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::cout << "mugaika: console stopping (signal " << sig << ")" << std::endl;
+    (*server)->stop();
+    server->reset();
+    Poco::Net::uninitializeSSL();
+    return exit_ok;
+}
+
+/// A password from the terminal (no echo, twice) or one line of stdin.
+std::optional<std::string> read_password() {
+    std::string pw;
+    if (::isatty(STDIN_FILENO) == 0) {
+        if (!std::getline(std::cin, pw)) {
+            return std::nullopt;
+        }
+        if (!pw.empty() && pw.back() == '\r') {
+            pw.pop_back();
+        }
+        return pw;
+    }
+    termios old{};
+    ::tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    std::string again;
+    std::cerr << "Password: " << std::flush;
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    const bool ok1 = static_cast<bool>(std::getline(std::cin, pw));
+    std::cerr << "\nRepeat password: " << std::flush;
+    const bool ok2 = ok1 && static_cast<bool>(std::getline(std::cin, again));
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    std::cerr << "\n";
+    if (!ok2) {
+        return std::nullopt;
+    }
+    if (pw != again) {
+        std::cerr << "mugaika: the passwords differ\n";
+        return std::nullopt;
+    }
+    return pw;
+}
+
+int cmd_console(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || is_help(args.front())) {
+        std::cout << console_help;
+        return args.empty() ? exit_usage : exit_ok;
+    }
+    for (const auto& a : args) {
+        if (is_help(a)) {
+            std::cout << console_help;
+            return exit_ok;
+        }
+    }
+    if (args.front() != "user" || args.size() < 2) {
+        usage_error("unknown console command; use console user add|passwd|remove|list");
+    }
+    const std::string& cmd = args[1];
+    std::vector<std::string> names;
+    std::string role;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        if (args[i] == "--role") {
+            if (i + 1 >= args.size()) {
+                usage_error("--role needs auditor or admin");
+            }
+            role = args[++i];
+        } else if (args[i].size() > 1 && args[i].front() == '-') {
+            usage_error("unknown console user option " + args[i]);
+        } else {
+            names.push_back(args[i]);
+        }
+    }
+    const bool wants_name = cmd != "list";
+    if (names.size() != (wants_name ? 1U : 0U)) {
+        usage_error("console user " + cmd + (wants_name ? " needs one NAME" : " takes no NAME"));
+    }
+    if (cmd != "add" && !role.empty()) {
+        usage_error("--role belongs to console user add");
+    }
+    auto cfg = load(g);
+    const std::string path = cfg->console_users();
+    auto file =
+        cmd == "add" ? console::UsersFile::load_or_empty(path) : console::UsersFile::load(path);
+    if (!file) {
+        return exit_for(file.error());
+    }
+    if (cmd == "list") {
+        for (const auto& u : file->users()) {
+            std::cout << u.name << " " << console::to_string(u.role)
+                      << (console::needs_rehash(u.hash) ? " (hash parameters outdated)" : "")
+                      << "\n";
+        }
+        return exit_ok;
+    }
+    const std::string& name = names.front();
+    if (cmd == "remove") {
+        if (!file->remove(name)) {
+            std::cerr << "mugaika: no console user " << name << "\n";
+            return exit_usage;
+        }
+    } else if (cmd == "add" || cmd == "passwd") {
+        std::optional<console::ConsoleRole> r;
+        if (cmd == "add") {
+            r = console::parse_role(role);
+            if (!r) {
+                usage_error("console user add needs --role auditor or --role admin");
+            }
+            if (!console::valid_user_name(name)) {
+                usage_error("a user name is 1-64 characters of A-Z a-z 0-9 . _ @ -");
+            }
+            if (file->find(name) != nullptr) {
+                std::cerr << "mugaika: console user " << name
+                          << " exists (use console user passwd)\n";
+                return exit_usage;
+            }
+        } else {
+            const auto* u = file->find(name);
+            if (u == nullptr) {
+                std::cerr << "mugaika: no console user " << name << "\n";
+                return exit_usage;
+            }
+            r = u->role;
+        }
+        auto pw = read_password();
+        if (!pw || pw->size() < 8) {
+            std::cerr << "mugaika: a password of at least 8 characters is needed\n";
+            return exit_usage;
+        }
+        auto hash = console::hash_password(*pw);
+        if (!hash) {
+            return exit_for(hash.error());
+        }
+        file->put({name, *r, *hash}, true);
+    } else {
+        usage_error("unknown console user command " + cmd);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    if (auto w = file->save(path); !w) {
+        return exit_for(w.error());
+    }
+    std::cout << "console user " << name << ": "
+              << (cmd == "add"      ? "added"
+                  : cmd == "passwd" ? "password changed"
+                                    : "removed")
+              << "\n";
+    return exit_ok;
+}
+
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     Global g;
@@ -1315,6 +1520,12 @@ int run(int argc, char** argv) {
     }
     if (cmd == "audit") {
         return cmd_audit(g, rest);
+    }
+    if (cmd == "serve") {
+        return cmd_serve(g, rest);
+    }
+    if (cmd == "console") {
+        return cmd_console(g, rest);
     }
     usage_error("unknown command " + cmd);
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -505,6 +506,53 @@ const std::vector<Setting>& table() {
         {{"release", "allow_infected", "bool", "false",
           "Whether an original with an infected part may be released"},
          bool_setting([](Config& c, bool b) { c.release_allow_infected = b; })},
+        {{"console", "listen", "string", R"("127.0.0.1:8025")",
+          "Address (HOST:PORT) of `mugaika serve`; not loopback only with TLS"},
+         [](Config& c, const toml::value& v) -> std::string {
+             if (auto e = want_string(v, c.console_listen); !e.empty()) {
+                 return e;
+             }
+             return valid_host_port(c.console_listen)
+                        ? std::string()
+                        : "expected \"HOST:PORT\", not \"" + c.console_listen + "\"";
+         }},
+        {{"console", "tls_cert", "string", R"("")",
+          "PEM certificate for HTTPS; empty together with tls_key: plain HTTP (loopback only)"},
+         string_setting(&Config::console_tls_cert)},
+        {{"console", "tls_key", "string", R"("")", "PEM private key of tls_cert"},
+         string_setting(&Config::console_tls_key)},
+        {{"console", "users_file", "string", R"("")",
+          "Console users (name:role:hash); empty: <state_dir>/console-users"},
+         string_setting(&Config::console_users_file)},
+        {{"console", "session_idle_minutes", "integer", "30",
+          "Minutes without a request after which a console session ends"},
+         integer_setting(
+             1, 1440,
+             [](Config& c, std::int64_t n) { c.console_session_idle = std::chrono::minutes(n); })},
+        {{"console", "session_max_hours", "integer", "8",
+          "Hours after login after which a console session ends even when in use"},
+         integer_setting(
+             1, 168,
+             [](Config& c, std::int64_t n) { c.console_session_max = std::chrono::hours(n); })},
+        {{"console", "lockout_failures", "integer", "5",
+          "Failed logins per user name or client address that lock logins"},
+         integer_setting(1, 100,
+                         [](Config& c, std::int64_t n) {
+                             c.console_lockout_failures = static_cast<unsigned>(n);
+                         })},
+        {{"console", "lockout_minutes", "integer", "15",
+          "Minutes a lockout lasts, and the window in which failures count"},
+         integer_setting(
+             1, 1440,
+             [](Config& c, std::int64_t n) { c.console_lockout = std::chrono::minutes(n); })},
+        {{"console", "max_results", "integer", "500",
+          "Largest page of audit records one console or API request may ask for"},
+         integer_setting(1, 10000,
+                         [](Config& c, std::int64_t n) {
+                             c.console_max_results = static_cast<std::size_t>(n);
+                         })},
+        {{"console", "lang", "ja|en", R"("ja")", "Language of the console by default"},
+         choice_setting({"ja", "en"}, [](Config& c, const std::string& s) { c.console_lang = s; })},
     };
     return t;
 }
@@ -708,6 +756,31 @@ std::string Config::quarantine_dir() const {
     return state_dir + "/quarantine";
 }
 
+std::string Config::console_users() const {
+    return console_users_file.empty() ? state_dir + "/console-users" : console_users_file;
+}
+
+bool is_loopback_listen(std::string_view host_port) {
+    const auto colon = host_port.rfind(':');
+    std::string host(
+        host_port.substr(0, colon == std::string_view::npos ? host_port.size() : colon));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    if (host == "localhost") {
+        return true;
+    }
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, host.c_str(), buf) == 1) {
+        return buf[0] == 127;
+    }
+    if (inet_pton(AF_INET6, host.c_str(), buf) == 1) {
+        static constexpr unsigned char loop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        return std::equal(std::begin(buf), std::end(buf), std::begin(loop6));
+    }
+    return false;
+}
+
 tl::expected<std::shared_ptr<const Config>, std::vector<ConfigProblem>>
 load_config_text(std::string_view text, const std::string& source) {
     std::vector<ConfigProblem> problems;
@@ -747,6 +820,7 @@ load_config_text(std::string_view text, const std::string& source) {
         problems.push_back({source, 0, "(file)", "not a TOML table"});
         return tl::unexpected(std::move(problems));
     }
+    std::map<std::string, int> console_lines; // key -> line, for the checks across settings
     for (const auto& [section, body] : root.as_table()) {
         if (section == "rules") {
             parse_rules(body, source, *cfg, problems);
@@ -768,7 +842,23 @@ load_config_text(std::string_view text, const std::string& source) {
             if (auto err = it->apply(*cfg, v); !err.empty()) {
                 problems.push_back({source, line_of(v), name, err});
             }
+            if (section == "console") {
+                console_lines[key] = line_of(v);
+            }
         }
+    }
+    // [console]: TLS is all or nothing, and only loopback may do without it.
+    if (cfg->console_tls_cert.empty() != cfg->console_tls_key.empty()) {
+        const std::string missing = cfg->console_tls_cert.empty() ? "tls_cert" : "tls_key";
+        const std::string given = cfg->console_tls_cert.empty() ? "tls_key" : "tls_cert";
+        problems.push_back({source, console_lines[given], "[console] " + missing,
+                            "must be set together with " + given});
+    } else if (cfg->console_tls_cert.empty() && valid_host_port(cfg->console_listen) &&
+               !is_loopback_listen(cfg->console_listen)) {
+        problems.push_back({source, console_lines["listen"], "[console] listen",
+                            "\"" + cfg->console_listen +
+                                "\" is not a loopback address: set tls_cert and tls_key (plain "
+                                "HTTP only on 127.0.0.1, ::1 or localhost)"});
     }
     if (cfg->notice.template_text.empty() && source != builtin_source) {
         // A site file may leave the notice out: the shipped template applies.

@@ -103,12 +103,24 @@ struct Config {
     std::chrono::milliseconds release_timeout{0};
     bool release_allow_self_approval = false;
     bool release_allow_infected = false;
+    // [console]
+    std::string console_listen;     ///< "HOST:PORT" of `mugaika serve`
+    std::string console_tls_cert;   ///< PEM certificate; empty together with the key: plain HTTP
+    std::string console_tls_key;    ///< PEM private key
+    std::string console_users_file; ///< empty: <state_dir>/console-users
+    std::chrono::minutes console_session_idle{30};
+    std::chrono::hours console_session_max{8};
+    unsigned console_lockout_failures = 5;
+    std::chrono::minutes console_lockout{15};
+    std::size_t console_max_results = 500;
+    std::string console_lang = "ja"; ///< "ja" or "en"
     // [[rules]]
     std::vector<Rule> rules;
     std::string ruleset_version; ///< first 12 hex digits of the rules' canonical SHA-256
 
     [[nodiscard]] std::string audit_db() const;
     [[nodiscard]] std::string quarantine_dir() const;
+    [[nodiscard]] std::string console_users() const;
 };
 
 /// One problem found in a config file.
@@ -149,6 +161,9 @@ load_config_file(const std::string& path);
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view s);
 /// Parses "30s", "500ms", "2m", "1h" into milliseconds.
 [[nodiscard]] std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+/// Whether the host of "HOST:PORT" ("127.0.0.1:8025", "[::1]:8025", "localhost:8025") is a
+/// loopback address: 127.0.0.0/8, ::1 or the name localhost.
+[[nodiscard]] bool is_loopback_listen(std::string_view host_port);
 /// Whether s is a bare address "local@domain": printable ASCII, no spaces, quotes, commas or <>.
 [[nodiscard]] bool valid_mailbox(std::string_view s) noexcept;
 
