@@ -12,6 +12,7 @@ import email
 import email.policy
 import os
 import sys
+import time
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -82,6 +83,28 @@ def main() -> int:
         print(h.cli("audit", "query", "--limit", "15").stdout.decode())
         print("== audit chain")
         print(h.audit_verify())
+        # What an auditor does next: the story of one mail, a seal written down outside the
+        # system and checked, the monthly report.
+        cdr_mail = next((r for r in h.audit_rows()
+                         if r.get("message_id") == "<46.sample@mugaika.example>"), None)
+        cdr_mail = cdr_mail or next((r for r in h.audit_rows() if r["verdict"] == "sanitized"), None)
+        if cdr_mail:
+            print(f"== audit show {cdr_mail['audit_id']} (first 45 lines)")
+            story = h.cli("audit", "show", cdr_mail["audit_id"]).stdout.decode().splitlines()
+            print("\n".join(story[:45]))
+        seal = h.cli("audit", "seal").stdout.decode().splitlines()
+        print("== audit seal")
+        print("\n".join(seal[:2]))
+        print("== audit verify --seal")
+        print(h.cli("audit", "verify", "--seal", seal[0]).stdout.decode())
+        month = time.strftime("%Y-%m", time.localtime())
+        report = Path("/tmp") / f"mugaika-demo-report-{month}.html"  # kept after the demo
+        h.cli("audit", "report", "--month", month, "-o", str(report))
+        print(f"== monthly report: {report} ({report.stat().st_size:,} bytes, one HTML file with "
+              f"SVG charts); as CSV:")
+        csv_lines = h.cli("audit", "report", "--month", month, "--format", "csv").stdout.decode(
+            "utf-8-sig").splitlines()
+        print("\n".join(csv_lines[:14]))
         first = next(iter(sent.values()))
         rows = [r for r in h.audit_rows() if r.get("message_id") == e2e.message_id_of(first[1])]
         if rows:
