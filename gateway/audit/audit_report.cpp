@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wold-style-cast"
@@ -252,39 +254,8 @@ std::string bytes_text(std::int64_t n) {
     return std::string(buf.data());
 }
 
-/// Text for HTML (element content and quoted attribute values alike): valid UTF-8, controls other
-/// than tab and line breaks shown as U+FFFD, and & < > " ' as references.
 std::string esc(std::string_view raw) {
-    const std::string s = at::to_valid_utf8(raw);
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-                c == 0x7f) {
-                out += "\xEF\xBF\xBD";
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out;
+    return at::html_escape(raw);
 }
 
 struct Labels {
@@ -537,15 +508,11 @@ pairs(const std::map<std::string, std::int64_t>& m) {
 }
 
 std::string month_text(const MonthReport& r) {
-    std::array<char, 16> buf{};
-    std::snprintf(buf.data(), buf.size(), "%04d-%02d", r.year, r.month);
-    return std::string(buf.data());
+    return fmt::format("{:04}-{:02}", r.year, r.month);
 }
 
 std::string day_text(const MonthReport& r, std::size_t d) {
-    std::array<char, 24> buf{};
-    std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02zu", r.year, r.month, d + 1);
-    return std::string(buf.data());
+    return fmt::format("{:04}-{:02}-{:02}", r.year, r.month, d + 1);
 }
 
 /// Verdicts in a stable order: the known ones first, then any other seen this month.

@@ -50,7 +50,7 @@ using Poco::Data::Keywords::useRef;
 // Schema and migrations. Each migration runs once, in order, inside the transaction that records
 // it in schema_version. Never edit a released migration: add the next one (docs/audit.md).
 
-constexpr std::array migration_1_sqlite{
+constexpr std::array migration_1{
     std::string_view{R"sql(
 CREATE TABLE messages (
     seq             INTEGER PRIMARY KEY,
@@ -112,68 +112,6 @@ CREATE TABLE events (
     std::string_view{"CREATE INDEX events_rule ON events(rule)"},
 };
 
-constexpr std::array migration_1_postgresql{
-    std::string_view{R"sql(
-CREATE TABLE messages (
-    seq             BIGINT PRIMARY KEY,
-    audit_id        TEXT    NOT NULL UNIQUE,
-    time_unix_ms    BIGINT  NOT NULL,
-    direction       TEXT    NOT NULL,
-    client_addr     TEXT    NOT NULL,
-    helo            TEXT    NOT NULL,
-    queue_id        TEXT    NOT NULL,
-    mail_from       TEXT    NOT NULL,
-    rcpt_to         TEXT    NOT NULL,
-    message_id      TEXT    NOT NULL,
-    subject         TEXT    NOT NULL,
-    from_header     TEXT    NOT NULL,
-    size_in         BIGINT  NOT NULL,
-    size_out        BIGINT  NOT NULL,
-    sha256_in       TEXT    NOT NULL,
-    sha256_out      TEXT    NOT NULL,
-    verdict         TEXT    NOT NULL,
-    action          TEXT    NOT NULL,
-    reason          TEXT    NOT NULL,
-    ruleset_version TEXT    NOT NULL,
-    quarantine_id   TEXT    NOT NULL,
-    duration_us     BIGINT  NOT NULL,
-    event_count     BIGINT  NOT NULL,
-    prev_hash       TEXT    NOT NULL,
-    row_hash        TEXT    NOT NULL
-))sql"},
-    std::string_view{R"sql(
-CREATE TABLE events (
-    seq           BIGINT PRIMARY KEY,
-    message_seq   BIGINT  NOT NULL REFERENCES messages(seq),
-    idx           BIGINT  NOT NULL,
-    part_path     TEXT    NOT NULL,
-    filename      TEXT    NOT NULL,
-    declared_type TEXT    NOT NULL,
-    detected_type TEXT    NOT NULL,
-    size          BIGINT  NOT NULL,
-    sha256_before TEXT    NOT NULL,
-    sha256_after  TEXT    NOT NULL,
-    filter        TEXT    NOT NULL,
-    action        TEXT    NOT NULL,
-    rule          TEXT    NOT NULL,
-    reason        TEXT    NOT NULL,
-    detail        TEXT    NOT NULL,
-    duration_us   BIGINT  NOT NULL,
-    prev_hash     TEXT    NOT NULL,
-    row_hash      TEXT    NOT NULL,
-    UNIQUE (message_seq, idx)
-))sql"},
-    std::string_view{"CREATE INDEX messages_time ON messages(time_unix_ms)"},
-    std::string_view{"CREATE INDEX messages_message_id ON messages(message_id)"},
-    std::string_view{"CREATE INDEX messages_mail_from ON messages(lower(mail_from))"},
-    std::string_view{"CREATE INDEX messages_sha256_in ON messages(sha256_in)"},
-    std::string_view{"CREATE INDEX messages_sha256_out ON messages(sha256_out)"},
-    std::string_view{"CREATE INDEX messages_quarantine_id ON messages(quarantine_id)"},
-    std::string_view{"CREATE INDEX events_sha256_before ON events(sha256_before)"},
-    std::string_view{"CREATE INDEX events_sha256_after ON events(sha256_after)"},
-    std::string_view{"CREATE INDEX events_rule ON events(rule)"},
-};
-
 // Version 2: the indexes behind `audit query --filter` and the lookup of retention checkpoints
 // and reports by verdict. Same SQL in both dialects.
 constexpr std::array migration_2{
@@ -181,16 +119,16 @@ constexpr std::array migration_2{
     std::string_view{"CREATE INDEX messages_verdict ON messages(verdict)"},
 };
 
+/// A migration, written once in SQLite's dialect; postgresql_ddl() derives PostgreSQL's.
 struct Migration {
     int version;
     std::string_view description;
-    std::span<const std::string_view> sqlite;
-    std::span<const std::string_view> postgresql;
+    std::span<const std::string_view> statements;
 };
 
 constexpr std::array migrations{
-    Migration{1, "messages and events, hash-chained", migration_1_sqlite, migration_1_postgresql},
-    Migration{2, "indexes on events.filter and messages.verdict", migration_2, migration_2},
+    Migration{1, "messages and events, hash-chained", migration_1},
+    Migration{2, "indexes on events.filter and messages.verdict", migration_2},
 };
 static_assert(migrations.back().version == audit_schema_version,
               "audit_schema_version must name the last migration");
@@ -245,6 +183,22 @@ std::string sql_for(Dialect d, std::string_view sql) {
             out += c;
         }
     }
+    return out;
+}
+
+/// A migration statement in PostgreSQL's dialect: 64-bit integer columns (SQLite's INTEGER is
+/// 64-bit already), and lower() where SQLite has the NOCASE collation.
+std::string postgresql_ddl(std::string_view sqlite_sql) {
+    std::string out(sqlite_sql);
+    const auto replace_all = [&out](std::string_view from, std::string_view to) {
+        for (std::size_t pos = out.find(from); pos != std::string::npos;
+             pos = out.find(from, pos + to.size())) {
+            out.replace(pos, from.size(), to);
+        }
+    };
+    replace_all("INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY");
+    replace_all("INTEGER NOT NULL", "BIGINT  NOT NULL");
+    replace_all("(mail_from COLLATE NOCASE)", "(lower(mail_from))");
     return out;
 }
 
@@ -945,13 +899,11 @@ filters::Result<int> migrate(Session& s, Dialect d, const std::string& where) {
     begin_append(s, d);
     Poco::Int64 version = 0;
     try {
-        s << std::string(d == Dialect::SQLite
-                             ? "CREATE TABLE IF NOT EXISTS schema_version ("
-                               "version INTEGER PRIMARY KEY, applied_unix_ms INTEGER NOT NULL, "
-                               "description TEXT NOT NULL)"
-                             : "CREATE TABLE IF NOT EXISTS schema_version ("
-                               "version BIGINT PRIMARY KEY, applied_unix_ms BIGINT NOT NULL, "
-                               "description TEXT NOT NULL)"),
+        constexpr std::string_view create_versions =
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "applied_unix_ms INTEGER NOT NULL, description TEXT NOT NULL)";
+        s << (d == Dialect::SQLite ? std::string(create_versions)
+                                   : postgresql_ddl(create_versions)),
             now;
         s << "SELECT coalesce(max(version), 0) FROM schema_version", into(version), now;
         if (version > audit_schema_version) {
@@ -965,8 +917,8 @@ filters::Result<int> migrate(Session& s, Dialect d, const std::string& where) {
             if (mig.version <= version) {
                 continue;
             }
-            for (const std::string_view sql : d == Dialect::SQLite ? mig.sqlite : mig.postgresql) {
-                s << std::string(sql), now;
+            for (const std::string_view sql : mig.statements) {
+                s << (d == Dialect::SQLite ? std::string(sql) : postgresql_ddl(sql)), now;
             }
             Poco::Int64 v = mig.version;
             Poco::Int64 applied = now_unix_ms();

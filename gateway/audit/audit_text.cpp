@@ -211,4 +211,37 @@ std::string format_tokyo_time(std::int64_t unix_ms, bool with_millis) {
     return std::string(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
+std::string html_escape(std::string_view raw) {
+    const std::string s = to_valid_utf8(raw);
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            if ((static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+                c == 0x7f) {
+                out += "\xEF\xBF\xBD";
+            } else {
+                out += c;
+            }
+        }
+    }
+    return out;
+}
+
 } // namespace mugaika::gateway::audit_text

@@ -28,6 +28,10 @@ namespace mugaika::gateway::audit_text {
 /// `s` followed by spaces up to `width` display columns (unchanged if already wider).
 [[nodiscard]] std::string pad_to_width(std::string_view s, std::size_t width);
 
+/// Text for HTML (element content and quoted attribute values alike): valid UTF-8, controls other
+/// than tab and line breaks shown as U+FFFD, and & < > " ' as references.
+[[nodiscard]] std::string html_escape(std::string_view raw);
+
 /// Unix milliseconds as ISO 8601 in Asia/Tokyo: "2026-11-21T10:15:30+09:00", or with
 /// `with_millis` "2026-11-21T10:15:30.123+09:00". Japan has kept UTC+9 without DST since 1951, so
 /// a fixed offset is exact for every time this product records.

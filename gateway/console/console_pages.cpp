@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "gateway/audit/audit_text.hpp"
 #include "gateway/util/encoding.hpp"
 
 namespace mugaika::gateway::console {
@@ -252,45 +253,7 @@ std::string field(const PageContext& ctx, std::string_view name, std::string_vie
 } // namespace
 
 std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 16);
-    for (std::size_t i = 0; i < text.size();) {
-        const std::size_t n = utf8_len(text, i);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";
-            ++i;
-            continue;
-        }
-        if (n > 1) {
-            out.append(text.substr(i, n));
-            i += n;
-            continue;
-        }
-        const char c = text[i++];
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        case '\0':
-            out += "\xEF\xBF\xBD";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
+    return audit_text::html_escape(text);
 }
 
 std::string json_quote(std::string_view text) {
