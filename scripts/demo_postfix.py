@@ -89,9 +89,9 @@ def main() -> int:
                          if r.get("message_id") == "<46.sample@mugaika.example>"), None)
         cdr_mail = cdr_mail or next((r for r in h.audit_rows() if r["verdict"] == "sanitized"), None)
         if cdr_mail:
-            print(f"== audit show {cdr_mail['audit_id']} (first 45 lines)")
+            print(f"== audit show {cdr_mail['audit_id']} (first 100 lines)")
             story = h.cli("audit", "show", cdr_mail["audit_id"]).stdout.decode().splitlines()
-            print("\n".join(story[:45]))
+            print("\n".join(story[:100]))
         seal = h.cli("audit", "seal").stdout.decode().splitlines()
         print("== audit seal")
         print("\n".join(seal[:2]))
