@@ -1145,8 +1145,19 @@ Result<void> AuditStore::record_all(const std::vector<AuditMessage>& ms) {
                 rollback_quietly(s);
                 throw;
             }
-        } catch (const Poco::Data::PostgreSQL::ConnectionException&) {
-            impl_->writer_broken = true; // reconnect on the next call
+        } catch (const Poco::Exception& e) {
+            if (d == Dialect::PostgreSQL) {
+                // Whatever failed, the next append starts on a fresh connection: a server that
+                // restarted leaves this one dead, and libpq does not reconnect by itself.
+                const bool lost =
+                    !impl_->writer.isConnected() ||
+                    dynamic_cast<const Poco::Data::PostgreSQL::ConnectionException*>(&e) != nullptr;
+                impl_->writer_broken = true;
+                if (lost) {
+                    return fail(ErrorCode::Transient, "audit.write_failed",
+                                "audit_id=" + first_id + ": connection lost: " + e.displayText());
+                }
+            }
             throw;
         }
         return {};
@@ -1407,6 +1418,10 @@ Result<RetentionReport> AuditStore::apply_retention(std::int64_t cutoff_ms, cons
             throw;
         }
     } catch (const Poco::Exception& e) {
+        if (d == Dialect::PostgreSQL) {
+            const std::lock_guard lock(impl_->write_mutex);
+            impl_->writer_broken = true;
+        }
         return fail(classify(e), "audit.write_failed", "retention: " + e.displayText());
     } catch (const std::exception& e) {
         return fail(ErrorCode::Internal, "audit.write_failed",

@@ -212,6 +212,21 @@ class PgCluster:
             raise PgError(f"{e}\n--- server log:\n{self.server_log()}") from None
         self.running = True
 
+    def pause(self) -> None:
+        """Stops the server and keeps its data (resume() starts it again on the same port)."""
+        self.log("pg: pg_ctl stop -m fast (paused)")
+        self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30",
+                   "stop"], timeout=60)
+        self.running = False
+
+    def resume(self) -> None:
+        opts = (f"-k {self.sockdir} -p {self.port} -c listen_addresses={self.host} -c fsync=on "
+                f"-c max_connections=50")
+        self.log(f"pg: pg_ctl start on 127.0.0.1:{self.port} (resumed)")
+        self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.logfile),
+                   "-o", opts, "-w", "-t", "60", "start"])
+        self.running = True
+
     def pid(self) -> int | None:
         """The postmaster's pid from DATA/postmaster.pid (None if not running)."""
         try:

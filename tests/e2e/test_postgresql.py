@@ -513,8 +513,57 @@ def scenario_migrate(pg: PgCluster, base: Path) -> None:
     assert target.head() == sq_head, "the second migrate changed the target"
 
 
+def scenario_milter(pg: PgCluster, base: Path) -> None:
+    """g. The milter behind a real Postfix with the PostgreSQL backend fails closed while the
+    server is down: 4xx to the client, nothing delivered; once the server is back, the worker
+    reconnects, mail flows again and the chain verifies."""
+    import mugaika_e2e as e2e
+    log("g. milter with backend postgresql: server stopped and started under it")
+    conninfo = pg.createdb("milter_trail")
+    with e2e.Harness() as h:
+        cfg = h.milter_config(extra=f'[audit]\nbackend = "postgresql"\nconnection = "{conninfo}"\n')
+        h.start_milter(cfg)
+        mail = lambda n: e2e.make_mail(f"PostgreSQL 監査 {n}", "本文です。\n",  # noqa: E731
+                                       f"<pg-milter-{n}@e2e.mugaika.test>")
+        assert h.send(mail(1))[0] == 250, "first mail not accepted"
+        pg.pause()
+        try:
+            try:
+                reply = h.send(mail(2))
+                raise AssertionError(f"accepted while the audit database was down: {reply}")
+            except e2e.SmtpError as err:
+                assert err.code // 100 == 4, f"expected a 4xx while PostgreSQL is down: {err}"
+                log(f"  PostgreSQL down: {err.code} {err.message[:100]}")
+        finally:
+            pg.resume()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                code = h.send(mail(3))[0]
+                break
+            except e2e.SmtpError as err:
+                if err.code // 100 != 4 or time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        assert code == 250, f"mail 3 after the restart: {code}"
+        h.wait_drained()
+        got = sorted(d.message_id for d in h.delivered())
+        assert got == ["<pg-milter-1@e2e.mugaika.test>", "<pg-milter-3@e2e.mugaika.test>"], got
+        rows = [r for r in json.loads(h.cli("audit", "query", "--format", "json", "--limit", "0",
+                                            config=True).stdout.decode())
+                if r["verdict"] != "config_loaded"]
+        ids = sorted(r["message_id"] for r in rows)
+        assert ids == ["<pg-milter-1@e2e.mugaika.test>", "<pg-milter-3@e2e.mugaika.test>"], ids
+        verify = h.cli("audit", "verify", config=True).stdout.decode()
+        assert "audit chain ok" in verify, verify
+        (count,) = pg.psql("milter_trail", "SELECT count(*) FROM messages "
+                                           "WHERE verdict = 'config_loaded'").split()
+        assert int(count) >= 1, "the milter's start was not audited in PostgreSQL"
+        h.stop_milter()
+
+
 SCENARIOS = [scenario_concurrent, scenario_compare, scenario_tamper, scenario_seal,
-             scenario_retention, scenario_migrate]
+             scenario_retention, scenario_migrate, scenario_milter]
 
 
 def main() -> int:
