@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
-#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -849,37 +846,6 @@ std::int64_t now_unix_ms() {
         .count();
 }
 
-/// "CP-YYYYMMDD-HHMMSS-xxxxxxxx" (UTC, 8 random hex digits), like the gateway's mail ids.
-std::string checkpoint_id(std::int64_t unix_ms) {
-    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::array<char, 32> buf{};
-    (void)std::strftime(buf.data(), buf.size(), "CP-%Y%m%d-%H%M%S-", &tm);
-    std::random_device rd;
-    std::array<char, 9> hex{};
-    (void)std::snprintf(hex.data(), hex.size(), "%08x", static_cast<unsigned>(rd()));
-    return std::string(buf.data()) + hex.data();
-}
-
-/// The value of `key=` in a detail string written by apply_retention (no quoting there).
-std::string detail_value(std::string_view detail, std::string_view key) {
-    std::size_t pos = 0;
-    while (pos < detail.size()) {
-        std::size_t end = detail.find(' ', pos);
-        if (end == std::string_view::npos) {
-            end = detail.size();
-        }
-        const std::string_view token = detail.substr(pos, end - pos);
-        if (token.size() > key.size() && token.substr(0, key.size()) == key &&
-            token[key.size()] == '=') {
-            return std::string(token.substr(key.size() + 1));
-        }
-        pos = end + 1;
-    }
-    return {};
-}
-
 std::optional<Poco::Int64> to_int64(const std::string& s) {
     if (s.empty() || s.size() > 18 ||
         !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -1104,10 +1070,10 @@ Result<std::unique_ptr<AuditStore>> AuditStore::open_postgresql(const std::strin
 }
 
 Result<void> AuditStore::record(const AuditMessage& in) {
-    return record_all(std::vector<AuditMessage>{in});
+    return record_all(std::span<const AuditMessage>(&in, 1));
 }
 
-Result<void> AuditStore::record_all(const std::vector<AuditMessage>& ms) {
+Result<void> AuditStore::record_all(std::span<const AuditMessage> ms) {
     constexpr auto max_size = static_cast<std::uint64_t>(std::numeric_limits<Poco::Int64>::max());
     const std::string first_id = ms.empty() ? std::string() : ms.front().audit_id;
     for (const AuditMessage& in : ms) {
@@ -1268,8 +1234,8 @@ Result<VerifyReport> AuditStore::verify(const std::vector<AuditSeal>& seals) con
                  "AND e.filter = 'audit' ORDER BY m.seq DESC",
                 into(cp_seqs), into(details), now;
             for (std::size_t i = 0; i < cp_seqs.size(); ++i) {
-                const auto through = to_int64(detail_value(details[i], "through_seq"));
-                const std::string hash = detail_value(details[i], "through_hash");
+                const auto through = to_int64(audit_text::detail_value(details[i], "through_seq"));
+                const std::string hash = audit_text::detail_value(details[i], "through_hash");
                 if (through && *through == min_seq - 1 && is_hex64(hash) && cp_seqs[i] > *through) {
                     start_seq = min_seq;
                     start_hash = hash;
@@ -1354,7 +1320,9 @@ Result<AuditSeal> AuditStore::head() const {
 }
 
 Result<RetentionReport> AuditStore::apply_retention(std::int64_t cutoff_ms, const std::string& by,
-                                                    std::int64_t now_ms, bool dry_run) {
+                                                    std::int64_t now_ms,
+                                                    const std::string& checkpoint_id,
+                                                    bool dry_run) {
     const Dialect d = impl_->dialect;
     try {
         const std::lock_guard lock(impl_->write_mutex);
@@ -1392,7 +1360,7 @@ Result<RetentionReport> AuditStore::apply_retention(std::int64_t cutoff_ms, cons
             s << sql_for(d, "DELETE FROM messages WHERE seq <= ?"), use(through), now;
 
             AuditMessage cp;
-            cp.audit_id = checkpoint_id(now_ms);
+            cp.audit_id = checkpoint_id;
             cp.time_unix_ms = now_ms;
             cp.verdict = "checkpoint";
             cp.action = "none";
@@ -1406,7 +1374,8 @@ Result<RetentionReport> AuditStore::apply_retention(std::int64_t cutoff_ms, cons
                        " through_hash=" + r.through_hash +
                        " removed_messages=" + std::to_string(r.removed_messages) +
                        " removed_rows=" + std::to_string(r.removed_rows) +
-                       " cutoff_unix_ms=" + std::to_string(cutoff_ms) + " by=" + by;
+                       " cutoff_unix_ms=" + std::to_string(cutoff_ms) + " " +
+                       audit_text::detail_pair("by", by);
             cp.events.push_back(std::move(e));
             const AuditMessage m = normalized(cp);
             (void)write_rows(s, d, m, audit_rcpt_to_json(m.rcpt_to), head);

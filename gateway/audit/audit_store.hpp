@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -177,7 +178,7 @@ public:
     [[nodiscard]] filters::Result<void> record(const AuditMessage& m);
 
     /// Like record() for several messages in one transaction (bulk loads, benchmarks).
-    [[nodiscard]] filters::Result<void> record_all(const std::vector<AuditMessage>& ms);
+    [[nodiscard]] filters::Result<void> record_all(std::span<const AuditMessage> ms);
 
     /// Messages matching `q`, newest first (time_unix_ms, then seq), each with its events in order.
     /// Fails with "audit.query_failed".
@@ -198,11 +199,11 @@ public:
     /// Removes the oldest rows: every message (with its events) before the first message whose
     /// time is at or after `cutoff_ms`, then appends a checkpoint row (verdict "checkpoint",
     /// reason "audit.retention") that records the last removed seq and its hash, so that the
-    /// remaining chain still verifies. One transaction. `dry_run` only counts.
-    [[nodiscard]] filters::Result<RetentionReport> apply_retention(std::int64_t cutoff_ms,
-                                                                   const std::string& by,
-                                                                   std::int64_t now_ms,
-                                                                   bool dry_run);
+    /// remaining chain still verifies. `checkpoint_id` is that row's audit id (the caller's, as
+    /// for record(): "CP-…"). One transaction. `dry_run` only counts.
+    [[nodiscard]] filters::Result<RetentionReport>
+    apply_retention(std::int64_t cutoff_ms, const std::string& by, std::int64_t now_ms,
+                    const std::string& checkpoint_id, bool dry_run);
 
     /// Copies every row of this store, byte for byte (seq, hashes and all), into `target`, which
     /// must be empty ("audit.migrate_target_not_empty"). One transaction in the target.

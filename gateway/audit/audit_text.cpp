@@ -1,5 +1,7 @@
 #include "gateway/audit/audit_text.hpp"
 
+#include <algorithm>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -242,6 +244,56 @@ std::string html_escape(std::string_view raw) {
         }
     }
     return out;
+}
+
+std::string detail_pair(std::string_view key, std::string_view value) {
+    const bool quote = value.empty() || value.find_first_of(" \"\\=") != std::string_view::npos;
+    std::string out(key);
+    out += '=';
+    if (!quote) {
+        return out + std::string(value);
+    }
+    out += '"';
+    for (char c : value) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out + '"';
+}
+
+std::string detail_value(std::string_view detail, std::string_view key) {
+    std::size_t i = 0;
+    while (i < detail.size()) {
+        while (i < detail.size() && detail[i] == ' ') {
+            ++i;
+        }
+        const std::size_t eq = detail.find('=', i);
+        if (eq == std::string_view::npos) {
+            return {};
+        }
+        const std::string_view k = detail.substr(i, eq - i);
+        std::string value;
+        i = eq + 1;
+        if (i < detail.size() && detail[i] == '"') {
+            for (++i; i < detail.size() && detail[i] != '"'; ++i) {
+                if (detail[i] == '\\' && i + 1 < detail.size()) {
+                    ++i;
+                }
+                value += detail[i];
+            }
+            ++i; // the closing quote
+        } else {
+            const std::size_t end = std::min(detail.find(' ', i), detail.size());
+            value = detail.substr(i, end - i);
+            i = end;
+        }
+        if (k == key) {
+            return value;
+        }
+    }
+    return {};
 }
 
 } // namespace mugaika::gateway::audit_text

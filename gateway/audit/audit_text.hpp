@@ -28,6 +28,11 @@ namespace mugaika::gateway::audit_text {
 /// `s` followed by spaces up to `width` display columns (unchanged if already wider).
 [[nodiscard]] std::string pad_to_width(std::string_view s, std::size_t width);
 
+/// key=value text for audit details: a value with spaces, quotes, '=' or nothing is quoted, with
+/// backslash escapes. `detail_value` reads one value back ("" when the key is absent).
+[[nodiscard]] std::string detail_pair(std::string_view key, std::string_view value);
+[[nodiscard]] std::string detail_value(std::string_view detail, std::string_view key);
+
 /// Text for HTML (element content and quoted attribute values alike): valid UTF-8, controls other
 /// than tab and line breaks shown as U+FFFD, and & < > " ' as references.
 [[nodiscard]] std::string html_escape(std::string_view raw);

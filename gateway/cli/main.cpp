@@ -26,7 +26,6 @@
 #include <gmime/gmime.h>
 
 #include "gateway/audit/audit_store.hpp"
-#include "gateway/audit/audit_text.hpp"
 #include "gateway/audit/audit_views.hpp"
 #include "gateway/cli/json_out.hpp"
 #include "gateway/config/config.hpp"
@@ -850,6 +849,19 @@ std::optional<std::int64_t> parse_time(const std::string& s) {
     return parse_iso8601_ms(s);
 }
 
+/// The time zone of --zone, else [audit] timezone; an unknown name is a usage error.
+TimeZone audit_zone(const Gateway& gw, const std::optional<std::string>& option) {
+    const std::string name = option ? *option : gw.config()->audit_timezone;
+    if (name.empty() || name == "Asia/Tokyo") {
+        return TimeZone::tokyo(); // no file needed for the default
+    }
+    auto tz = TimeZone::load(name);
+    if (!tz) {
+        usage_error("unknown time zone " + name + " (" + tz.error().detail + ")");
+    }
+    return *tz;
+}
+
 void print_verify_result(const VerifyReport& r) {
     if (r.ok) {
         std::cout << "audit chain ok: " << r.rows_checked << " rows, head seq " << r.head_seq
@@ -913,8 +925,8 @@ int cmd_audit_verify(Gateway& gw, const std::vector<std::string>& args) {
     }
     std::cout << head->text() << "\n"
               << "head seq " << head->seq << ", hash " << head->hash << ", sealed at "
-              << mugaika::gateway::audit_text::format_tokyo_time(head->time_unix_ms, false)
-              << " after verifying " << r->rows_checked << " rows\n"
+              << audit_zone(gw, std::nullopt).format(head->time_unix_ms) << " after verifying "
+              << r->rows_checked << " rows\n"
               << "Write the first line down outside this system; later: mugaika audit verify "
                  "--seal "
               << head->text() << "\n";
@@ -955,12 +967,13 @@ int cmd_audit_purge(Gateway& gw, const std::vector<std::string>& args) {
     constexpr std::int64_t day_ms = 86'400'000;
     const std::int64_t cutoff =
         now_ms - static_cast<std::int64_t>(cfg->audit_retention_days) * day_ms;
-    auto r = gw.audit().apply_retention(cutoff, by.empty() ? "-" : by, now_ms, dry_run);
+    auto r = gw.audit().apply_retention(cutoff, by.empty() ? "-" : by, now_ms,
+                                        "CP" + make_audit_id(now_ms).substr(2), dry_run);
     if (!r) {
         std::cerr << "mugaika: " << r.error().what << ": " << r.error().detail << "\n";
         return exit_internal;
     }
-    const std::string cutoff_text = mugaika::gateway::audit_text::format_tokyo_time(cutoff, false);
+    const std::string cutoff_text = audit_zone(gw, std::nullopt).format(cutoff);
     if (r->removed_rows == 0) {
         std::cout << "nothing older than " << cutoff_text << "\n";
         return exit_ok;
@@ -1038,19 +1051,6 @@ int cmd_audit_migrate(const Global& g, const std::vector<std::string>& args) {
         return exit_rejected;
     }
     return check->ok ? exit_ok : exit_rejected;
-}
-
-/// The time zone of --zone, else [audit] timezone; an unknown name is a usage error.
-TimeZone audit_zone(const Gateway& gw, const std::optional<std::string>& option) {
-    const std::string name = option ? *option : gw.config()->audit_timezone;
-    if (name.empty() || name == "Asia/Tokyo") {
-        return TimeZone::tokyo(); // no file needed for the default
-    }
-    auto tz = TimeZone::load(name);
-    if (!tz) {
-        usage_error("unknown time zone " + name + " (" + tz.error().detail + ")");
-    }
-    return *tz;
 }
 
 /// `audit query [FILTERS] [--format table|json|csv] [--zone ZONE]`.

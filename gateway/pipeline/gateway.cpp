@@ -26,6 +26,7 @@
 #include "filters/text/header_text.hpp"
 #include "filters/text/html_to_text.hpp"
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/audit/audit_text.hpp"
 #include "gateway/cdr/cdr_runner.hpp"
 #include "gateway/log/log.hpp"
 #include "gateway/mime/mime_tree.hpp"
@@ -773,9 +774,11 @@ filters::Result<std::string> record_config_load(AuditStore& audit, const Config&
               : pw != nullptr                  ? std::string(pw->pw_name)
                                                : "uid:" + std::to_string(getuid());
     }
-    e.detail = fmt::format("trigger={} by={} pid={} host={} rules={} ruleset={} backend={}",
-                           trigger, who, getpid(), host.data(), config.rules.size(),
-                           config.ruleset_version, config.audit_backend);
+    e.detail =
+        fmt::format("{} {} pid={} {} rules={} ruleset={} backend={}",
+                    audit_text::detail_pair("trigger", trigger), audit_text::detail_pair("by", who),
+                    getpid(), audit_text::detail_pair("host", host.data()), config.rules.size(),
+                    config.ruleset_version, config.audit_backend);
     m.events.push_back(std::move(e));
     if (auto r = audit.record(m); !r) {
         return tl::unexpected(r.error());

@@ -172,56 +172,6 @@ bool is_release_verdict(std::string_view verdict) noexcept {
            verdict == verdict_release_denied;
 }
 
-std::string detail_pair(std::string_view key, std::string_view value) {
-    const bool quote = value.empty() || value.find_first_of(" \"\\=") != std::string_view::npos;
-    std::string out(key);
-    out += '=';
-    if (!quote) {
-        return out + std::string(value);
-    }
-    out += '"';
-    for (char c : value) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out + '"';
-}
-
-std::string detail_value(std::string_view detail, std::string_view key) {
-    std::size_t i = 0;
-    while (i < detail.size()) {
-        while (i < detail.size() && detail[i] == ' ') {
-            ++i;
-        }
-        const std::size_t eq = detail.find('=', i);
-        if (eq == std::string_view::npos) {
-            return {};
-        }
-        const std::string_view k = detail.substr(i, eq - i);
-        std::string value;
-        i = eq + 1;
-        if (i < detail.size() && detail[i] == '"') {
-            for (++i; i < detail.size() && detail[i] != '"'; ++i) {
-                if (detail[i] == '\\' && i + 1 < detail.size()) {
-                    ++i;
-                }
-                value += detail[i];
-            }
-            ++i; // the closing quote
-        } else {
-            const std::size_t end = std::min(detail.find(' ', i), detail.size());
-            value = detail.substr(i, end - i);
-            i = end;
-        }
-        if (k == key) {
-            return value;
-        }
-    }
-    return {};
-}
-
 std::string one_line(std::string_view text) {
     return audit_text::truncate_to_width(audit_text::terminal_safe(text), 300);
 }

@@ -9,6 +9,7 @@
 
 #include "filters/core/result.hpp"
 #include "gateway/audit/audit_store.hpp"
+#include "gateway/audit/audit_text.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/quarantine/quarantine_store.hpp"
 
@@ -178,10 +179,9 @@ compose_part_release(const Config& config, std::string_view original, const Rele
 [[nodiscard]] std::string render_requests_table(const std::vector<ReleaseRequest>& requests);
 [[nodiscard]] std::string render_requests_json(const std::vector<ReleaseRequest>& requests);
 
-/// key=value text for audit details: a value with spaces, quotes, '=' or nothing is quoted, with
-/// backslash escapes. `detail_value` reads one value back ("" when the key is absent).
-[[nodiscard]] std::string detail_pair(std::string_view key, std::string_view value);
-[[nodiscard]] std::string detail_value(std::string_view detail, std::string_view key);
+/// key=value text for audit details (gateway/audit/audit_text.hpp), also used unqualified here.
+using audit_text::detail_pair;
+using audit_text::detail_value;
 
 /// Free text made safe for one audit detail line: valid UTF-8, line breaks and tabs as spaces,
 /// other controls as '?', at most 300 display columns.

@@ -1026,7 +1026,7 @@ TEST_CASE("audit_store: retention removes old messages through a checkpoint and 
     const std::int64_t cutoff = sample(3).time_unix_ms; // messages 0..2 are older
     const std::int64_t when = sample(10).time_unix_ms;
 
-    auto dry = store->apply_retention(cutoff, "tester", when, true);
+    auto dry = store->apply_retention(cutoff, "tester", when, "CP-TEST-1", true);
     REQUIRE(dry.has_value());
     CHECK(dry->removed_messages == 3);
     CHECK(dry->removed_rows == 12);
@@ -1034,7 +1034,7 @@ TEST_CASE("audit_store: retention removes old messages through a checkpoint and 
     CHECK(dry->checkpoint_id.empty());
     CHECK(query_or_fail(*store, {}).size() == 5); // a dry run changes nothing
 
-    auto done = store->apply_retention(cutoff, "tester", when, false);
+    auto done = store->apply_retention(cutoff, "tester", when, "CP-TEST-1", false);
     REQUIRE(done.has_value());
     CHECK(done->removed_rows == 12);
     CHECK(done->checkpoint_id.rfind("CP-", 0) == 0);
@@ -1083,7 +1083,8 @@ TEST_CASE("audit_store: retention removes old messages through a checkpoint and 
         CHECK_FALSE(verify_or_fail(*store).ok);
     }
     SUBCASE("a second purge covers the first checkpoint too") {
-        auto again = store->apply_retention(sample(11).time_unix_ms, "tester", when + 1, false);
+        auto again =
+            store->apply_retention(sample(11).time_unix_ms, "tester", when + 1, "CP-TEST-2", false);
         REQUIRE(again.has_value());
         CHECK(again->removed_messages == 3); // messages 3, 4 and the first checkpoint
         auto r2 = verify_or_fail(*store);
@@ -1091,7 +1092,7 @@ TEST_CASE("audit_store: retention removes old messages through a checkpoint and 
         CHECK(r2.start_seq == again->through_seq + 1);
     }
     SUBCASE("nothing older than the cutoff: no checkpoint") {
-        auto none = store->apply_retention(0, "tester", when, false);
+        auto none = store->apply_retention(0, "tester", when, "CP-TEST-2", false);
         REQUIRE(none.has_value());
         CHECK(none->removed_rows == 0);
         CHECK(none->checkpoint_id.empty());
@@ -1103,8 +1104,8 @@ TEST_CASE("audit_store: retention of every row still leaves a verifiable chain")
     auto store = open_or_fail(dir.db());
     record_or_fail(*store, sample(0));
     record_or_fail(*store, sample(1));
-    auto done =
-        store->apply_retention(sample(5).time_unix_ms, "tester", sample(5).time_unix_ms, false);
+    auto done = store->apply_retention(sample(5).time_unix_ms, "tester", sample(5).time_unix_ms,
+                                       "CP-TEST-1", false);
     REQUIRE(done.has_value());
     CHECK(done->through_seq == 8);
     auto r = verify_or_fail(*store);
@@ -1164,10 +1165,12 @@ TEST_CASE("audit_store: the filter query matches any event's filter exactly") {
 TEST_CASE("audit_store: record_all writes several messages in one chained transaction") {
     TempDir dir;
     auto store = open_or_fail(dir.db());
-    REQUIRE(store->record_all({sample(1), sample(2), sample(3)}).has_value());
+    const std::vector<AuditMessage> batch{sample(1), sample(2), sample(3)};
+    REQUIRE(store->record_all(batch).has_value());
     CHECK(verify_or_fail(*store).head_seq == 12);
     // A duplicate id in the batch writes nothing at all.
-    auto r = store->record_all({sample(4), sample(1)});
+    const std::vector<AuditMessage> duplicate{sample(4), sample(1)};
+    auto r = store->record_all(duplicate);
     REQUIRE_FALSE(r.has_value());
     CHECK(query_or_fail(*store, {}).size() == 3);
 }
